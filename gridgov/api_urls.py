@@ -1,0 +1,21 @@
+"""/api/v1/: every app's API routes in one router."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from gridgov.accounts.api.views import MeView, TokenView
+from gridgov.areas.api.views import AreaViewSet, PartyBranchViewSet, UnitViewSet
+
+router = DefaultRouter()
+router.register("areas", AreaViewSet, basename="area")
+router.register("units", UnitViewSet, basename="unit")
+router.register("party-branches", PartyBranchViewSet, basename="party-branch")
+
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="auth-token"),
+    path("auth/me/", MeView.as_view(), name="auth-me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]

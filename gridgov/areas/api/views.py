@@ -1,0 +1,67 @@
+"""/api/v1/areas/, /units/, /party-branches/: read-only, scoped, filtered."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from gridgov.areas import selectors
+from gridgov.areas.api.serializers import AreaSerializer, PartyBranchSerializer, UnitSerializer
+from gridgov.areas.filtersets import AreaFilterSet, PartyBranchFilterSet, UnitFilterSet
+
+
+class AreaViewSet(viewsets.ReadOnlyModelViewSet):
+    """Areas of the caller's scope: subdistrict, communities, grids and household groups."""
+
+    serializer_class = AreaSerializer
+    filterset_class = AreaFilterSet
+
+    def get_queryset(self):
+        return selectors.area_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.area_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="latitude, WGS 84"),
+            OpenApiParameter("lng", OpenApiTypes.DOUBLE, required=True, description="longitude, WGS 84"),
+        ],
+        responses={200: AreaSerializer},
+    )
+    @action(detail=False, methods=["get"], filterset_class=None, pagination_class=None)
+    def locate(self, request):
+        """The grid that contains the point; 404 `outside_grids` when no grid does."""
+        area = selectors.area_locate(
+            user=request.user, lat=request.query_params.get("lat"), lng=request.query_params.get("lng")
+        )
+        return Response(AreaSerializer(area).data)
+
+
+class UnitViewSet(viewsets.ReadOnlyModelViewSet):
+    """Responsible units serving the caller's area."""
+
+    serializer_class = UnitSerializer
+    filterset_class = UnitFilterSet
+
+    def get_queryset(self):
+        return selectors.unit_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.unit_get(user=self.request.user, pk=self.kwargs["pk"])
+
+
+class PartyBranchViewSet(viewsets.ReadOnlyModelViewSet):
+    """Party branches built on the caller's grids."""
+
+    serializer_class = PartyBranchSerializer
+    filterset_class = PartyBranchFilterSet
+
+    def get_queryset(self):
+        return selectors.party_branch_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.party_branch_get(user=self.request.user, pk=self.kwargs["pk"])

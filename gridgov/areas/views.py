@@ -1,0 +1,67 @@
+"""Pages of the organisation tree: home (tree and map), area page, units, party branches."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from gridgov.areas import selectors
+from gridgov.areas.filtersets import PartyBranchFilterSet, UnitFilterSet
+from gridgov.core.errors import NotFound
+from gridgov.core.pages import list_context
+
+
+def _map_settings() -> dict:
+    return {"tile_url": settings.GRIDGOV_MAP_TILE_URL, "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The area tree beside a map of the grid boundaries of the current area."""
+    area = selectors.current_area(request)
+    tree = selectors.area_tree(user=request.user, root=area) if area else []
+    features = (
+        selectors.area_features(user=request.user, root=area) if area else {"type": "FeatureCollection", "features": []}
+    )
+    return render(
+        request, "areas/home.html", {"tree": tree, "features": features, "map": _map_settings(), "area": area}
+    )
+
+
+def area_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        detail = selectors.area_detail(user=request.user, pk=pk)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    features = selectors.area_features(user=request.user, root=detail.area, levels=(detail.area.level, "grid", "group"))
+    return render(
+        request,
+        "areas/area_detail.html",
+        {"d": detail, "area": detail.area, "features": features, "map": _map_settings()},
+    )
+
+
+@require_POST
+def switch_area(request: HttpRequest) -> HttpResponse:
+    """The area switcher: narrow the pages to one area of the user's scope."""
+    try:
+        area = selectors.area_get(user=request.user, pk=request.POST.get("area"))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    request.session[selectors.SESSION_AREA_KEY] = area.pk
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = "/"
+    return redirect(target)
+
+
+def unit_list(request: HttpRequest) -> HttpResponse:
+    context = list_context(request, UnitFilterSet, selectors.unit_list(user=request.user))
+    return render(request, "areas/unit_list.html", context)
+
+
+def party_branch_list(request: HttpRequest) -> HttpResponse:
+    context = list_context(request, PartyBranchFilterSet, selectors.party_branch_list(user=request.user))
+    return render(request, "areas/party_branch_list.html", context)

@@ -1,0 +1,21 @@
+"""What every page's layout needs: navigation, the current area and the areas to switch to."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from gridgov.core import navigation
+
+
+def layout(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"site_name": settings.GRIDGOV_SITE_NAME}
+    from gridgov.areas.selectors import current_area, switchable_areas
+
+    return {
+        "site_name": settings.GRIDGOV_SITE_NAME,
+        "nav_items": navigation.items_for(user),
+        "current_area": current_area(request),
+        "switchable_areas": switchable_areas(user=user),
+    }

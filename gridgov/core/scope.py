@@ -1,0 +1,167 @@
+"""The one scoping function: every list, detail, export and API read goes through `scoped`.
+
+A user's scope is the union of their posts. A post at an area grants that area's subtree
+(area codes are materialised paths, so a subtree is a code prefix). A post at a unit grants
+what is assigned to the unit. Each scoped model declares how its rows reach an area or a unit
+with a `scope_rule` class attribute; a model without one cannot be read through this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from gridgov.core.errors import NotFound
+
+M = TypeVar("M", bound=models.Model)
+
+# Code lengths of the levels above a row, for "ancestors" rules: a unit serving the subdistrict
+# serves every grid in it.
+ANCESTOR_CODE_LENGTHS = (9, 12, 15)
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """How a model's rows reach the scope.
+
+    area: lookup path to the Area code that owns the row ("code", "area__code", "grids__code").
+    unit: lookup path to the Unit id the row is assigned to, if units may see it.
+    reference: organisation data (areas, units, party branches) that reference-only roles
+        (unit handlers, mediators) may see for their own area.
+    ancestors: a row attached to an area above the user's is visible too (a police station
+        serving the whole subdistrict serves every grid).
+    distinct: the area path crosses a many-to-many relation.
+    """
+
+    area: str | None = None
+    unit: str | None = None
+    reference: bool = False
+    ancestors: bool = False
+    distinct: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one user may read: everything, or area subtrees and units."""
+
+    everything: bool = False
+    area_codes: tuple[str, ...] = ()  # full access: registry, cases, organisation
+    reference_codes: tuple[str, ...] = ()  # organisation only (unit handlers, mediators)
+    unit_ids: tuple[int, ...] = ()
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.everything or self.area_codes or self.reference_codes or self.unit_ids)
+
+    def covers_code(self, code: str, *, reference: bool = False) -> bool:
+        """True when the area with this code lies in the scope's subtrees."""
+        if self.everything:
+            return True
+        codes = self.area_codes + (self.reference_codes if reference else ())
+        return any(code.startswith(prefix) for prefix in codes)
+
+
+def _minimal_prefixes(codes: set[str]) -> tuple[str, ...]:
+    """Drop codes already covered by a shorter one, so filters stay short."""
+    kept: list[str] = []
+    for code in sorted(codes, key=len):
+        if not any(code.startswith(prefix) for prefix in kept):
+            kept.append(code)
+    return tuple(sorted(kept))
+
+
+def scope_for(user: Any) -> Scope:
+    """The scope of `user`, computed once per user object (one query)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Scope()
+    cached = getattr(user, "_gridgov_scope", None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        scope = Scope(everything=True)
+    else:
+        from gridgov.areas.choices import REFERENCE_ONLY_ROLES
+        from gridgov.areas.models import Post
+
+        full: set[str] = set()
+        reference: set[str] = set()
+        units: set[int] = set()
+        roles: set[str] = set()
+        for role, area_code, unit_id, unit_area_code in Post.objects.filter(user=user, active=True).values_list(
+            "role", "area__code", "unit_id", "unit__area__code"
+        ):
+            roles.add(role)
+            if unit_id is not None:
+                units.add(unit_id)
+                if unit_area_code:
+                    reference.add(unit_area_code)
+            elif area_code:
+                (reference if role in REFERENCE_ONLY_ROLES else full).add(area_code)
+        scope = Scope(
+            area_codes=_minimal_prefixes(full),
+            reference_codes=_minimal_prefixes(reference | full),
+            unit_ids=tuple(sorted(units)),
+            roles=frozenset(roles),
+        )
+    user._gridgov_scope = scope
+    return scope
+
+
+def _prefix_q(path: str, codes: tuple[str, ...]) -> Q:
+    q = Q(pk__in=[])
+    for code in codes:
+        q |= Q(**{f"{path}__startswith": code})
+    return q
+
+
+def rule_of(model: type[models.Model]) -> ScopeRule:
+    rule = getattr(model, "scope_rule", None)
+    if not isinstance(rule, ScopeRule):
+        raise TypeError(f"{model.__name__} declares no scope_rule and cannot be read through the scope")
+    return rule
+
+
+def scope_q(model: type[models.Model], user: Any) -> Q | None:
+    """The filter that restricts `model` to `user`'s scope; None means no restriction."""
+    scope = scope_for(user)
+    if scope.everything:
+        return None
+    rule = rule_of(model)
+    q = Q(pk__in=[])
+    if rule.area:
+        codes = scope.reference_codes if rule.reference else scope.area_codes
+        q |= _prefix_q(rule.area, codes)
+        if rule.ancestors:
+            ancestors = {code[:n] for code in codes for n in ANCESTOR_CODE_LENGTHS if n < len(code)}
+            if ancestors:
+                q |= Q(**{f"{rule.area}__in": sorted(ancestors)})
+    if rule.unit and scope.unit_ids:
+        q |= Q(**{f"{rule.unit}__in": scope.unit_ids})
+    return q
+
+
+def scoped(queryset: QuerySet[M], user: Any) -> QuerySet[M]:
+    """`queryset` restricted to what `user` may read. The only way a read reaches the database."""
+    q = scope_q(queryset.model, user)
+    if q is None:
+        return queryset
+    queryset = queryset.filter(q)
+    if rule_of(queryset.model).distinct:
+        queryset = queryset.distinct()
+    return queryset
+
+
+def scoped_get(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
+    """One record inside the scope; NotFound (404) when it is missing or outside it."""
+    try:
+        return scoped(queryset, user).get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise NotFound(
+            "not_found",
+            _("%(name)s not found.") % {"name": queryset.model._meta.verbose_name},
+        ) from None

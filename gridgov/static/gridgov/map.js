@@ -1,0 +1,45 @@
+// Draws the area boundaries of the page (GeoJSON in #gg-map-features) on a Leaflet map.
+// Base tiles only when the server sets GRIDGOV_MAP_TILE_URL: intranets have no internet.
+(function () {
+  "use strict";
+  const el = document.getElementById("gg-map");
+  const data = document.getElementById("gg-map-features");
+  if (!el || !data || typeof L === "undefined") return;
+  const features = JSON.parse(data.textContent);
+  const map = L.map(el, { zoomSnap: 0.25, attributionControl: Boolean(el.dataset.tileUrl) });
+  if (el.dataset.tileUrl) {
+    L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: el.dataset.attribution || "" }).addTo(map);
+  }
+  const styles = {
+    subdistrict: { color: "#1f4e79", weight: 3, fillOpacity: 0.02 },
+    community: { color: "#c0392b", weight: 2.5, fillOpacity: 0.04, dashArray: "6 4" },
+    grid: { color: "#1f4e79", weight: 1.2, fillColor: "#5b9bd5", fillOpacity: 0.18 },
+    group: { color: "#7f8c8d", weight: 0.8, fillOpacity: 0.06 },
+  };
+  const layer = L.geoJSON(features, {
+    style: (f) => Object.assign({}, styles[f.properties.level] || styles.grid,
+      f.properties.mode === "emergency" ? { fillColor: "#e74c3c", fillOpacity: 0.3 } : {}),
+    onEachFeature: (f, lyr) => {
+      const link = document.createElement("a");
+      link.href = f.properties.url;
+      link.textContent = f.properties.name;
+      const box = document.createElement("div");
+      box.appendChild(link);
+      box.appendChild(document.createElement("br"));
+      const code = document.createElement("code");
+      code.textContent = f.properties.code;
+      box.appendChild(code);
+      lyr.bindPopup(box);
+      if (f.properties.level === "grid") {
+        lyr.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "gg-map-label" });
+      }
+    },
+  }).addTo(map);
+  el.dataset.features = String(features.features.length);
+  if (features.features.length) {
+    map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+  } else {
+    map.setView([32.6, 117.0], 13);
+  }
+  el.dataset.ready = "1";
+})();
