@@ -34,7 +34,7 @@ frontend: gridgov/static/vendor/.built
 
 # .mo files are built, never committed: Babel compiles them without GNU gettext.
 compilemessages: $(VENV)/.installed
-	$(BIN)/pybabel -q compile -d gridgov/locale -D django --use-fuzzy 2>/dev/null || $(BIN)/pybabel compile -d gridgov/locale -D django
+	$(BIN)/pybabel -q compile -d gridgov/locale -D django
 
 install: $(VENV)/.installed frontend compilemessages
 
@@ -67,7 +67,7 @@ messages: install-test
 	$(BIN)/gridgov makemessages -l zh_Hans --no-obsolete --no-location -i ".venv/*" -i "node_modules/*" -i "var/*"
 
 bench: install
-	GRIDGOV_VAR_DIR=$(CURDIR)/var/bench $(BIN)/gridgov bench --scale $(SCALE)
+	GRIDGOV_VAR_DIR=$(CURDIR)/var/bench $(BIN)/gridgov bench --scale $(SCALE) --report $(CURDIR)/var/bench/report.json
 
 clean:
 	rm -rf $(VENV) node_modules gridgov/static/vendor var

@@ -39,22 +39,36 @@ def user_create(
     *,
     actor: User | None,
     username: str,
-    password: str,
+    password: str = "",
+    password_hash: str = "",
     name: str = "",
     phone: str = "",
     is_superuser: bool = False,
     email: str = "",
 ) -> User:
-    """Create a user after checking the password rules."""
+    """Create a user after checking the password rules.
+
+    `password_hash` (from `make_password` of a password that passed the rules) lets bulk callers
+    such as the demo hash once for many accounts.
+    """
     user = User(
         username=username, name=name, phone=phone, email=email, is_superuser=is_superuser, is_staff=is_superuser
     )
-    try:
-        password_validation.validate_password(password, user)
+    errors: dict[str, list[ValidationError]] = {}
+    if password_hash:
+        user.password = password_hash
+    else:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            errors["password"] = exc.error_list  # the validators raise a bare list: name the field
         user.set_password(password)
+    try:
         user.full_clean()
     except ValidationError as exc:
-        raise from_validation_error(exc, code="invalid_user") from exc
+        errors.update(exc.error_dict)
+    if errors:
+        raise from_validation_error(ValidationError(errors), code="invalid_user")
     with transaction.atomic():
         user.save()
         audit.record(actor=actor, event="user.create", obj=user, data={"superuser": is_superuser})
@@ -66,7 +80,7 @@ def user_set_password(*, actor: User | None, user: User, password: str) -> None:
     try:
         password_validation.validate_password(password, user)
     except ValidationError as exc:
-        raise from_validation_error(exc, code="invalid_password") from exc
+        raise from_validation_error(ValidationError({"password": exc.error_list}), code="invalid_password") from exc
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])

@@ -19,8 +19,8 @@ LEVEL_ORDER = [Level.SUBDISTRICT, Level.COMMUNITY, Level.GRID, Level.GROUP]
 
 
 class Mode(models.TextChoices):
-    NORMAL = "normal", _("Normal (平时)")
-    EMERGENCY = "emergency", _("Emergency (战时)")
+    NORMAL = "normal", _("Normal")
+    EMERGENCY = "emergency", _("Emergency")
 
 
 class UnitKind(models.TextChoices):

@@ -16,7 +16,7 @@ class Area(BaseModel):
 
     code = models.CharField(_("code"), max_length=17, unique=True)
     name = models.CharField(_("name"), max_length=100)
-    level = models.CharField(_("level"), max_length=16, choices=Level.choices, db_index=True)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices)
     parent = models.ForeignKey(
         "self",
         verbose_name=_("parent"),

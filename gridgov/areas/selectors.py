@@ -16,7 +16,8 @@ from gridgov.core.scope import scope_for, scoped, scoped_get
 
 
 def area_list(*, user: Any) -> QuerySet[Area]:
-    return scoped(Area.objects.all(), user).select_related("parent")
+    # No select_related("parent"): callers narrow columns with only(), and lists need parent_id alone.
+    return scoped(Area.objects.all(), user)
 
 
 def area_get(*, user: Any, pk: Any) -> Area:

@@ -144,7 +144,9 @@ def area_create(
     try:
         area.full_clean()
     except ValidationError as exc:
-        raise from_validation_error(exc, code="invalid_area") from exc
+        # A taken code is a code problem like the others validate_area_code finds.
+        code_taken = "code" in getattr(exc, "error_dict", {})
+        raise from_validation_error(exc, code="invalid_area_code" if code_taken else "invalid_area") from exc
     with transaction.atomic():
         area.save()
         generations.bump(GRID_INDEX_GENERATION)
@@ -293,6 +295,9 @@ def post_create(
                 _("A %(role)s post is held at a %(levels)s.")
                 % {"role": Role(role).label, "levels": "/".join(str(Level(lv).label) for lv in ROLE_LEVELS[role])},
             )
+    # The unique constraint cannot catch this alone: area or unit is always NULL, and NULLs are distinct.
+    if Post.objects.filter(user=user, role=role, area=area, unit=unit).exists():
+        raise ApplicationError("duplicate_post", _("This user already holds this post."), status=409)
     try:
         with transaction.atomic():
             post = Post.objects.create(user=user, role=role, area=area, unit=unit, title=title)

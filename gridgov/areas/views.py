@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from gridgov.areas import selectors
+from gridgov.areas.choices import Level
 from gridgov.areas.filtersets import PartyBranchFilterSet, UnitFilterSet
 from gridgov.core.errors import NotFound
 from gridgov.core.pages import list_context
@@ -21,7 +22,9 @@ def _map_settings() -> dict:
 def home(request: HttpRequest) -> HttpResponse:
     """The area tree beside a map of the grid boundaries of the current area."""
     area = selectors.current_area(request)
-    tree = selectors.area_tree(user=request.user, root=area) if area else []
+    # A grid's own page of work is its household groups; higher up the tree stops at grids to stay short.
+    depth = Level.GROUP if area and area.level in (Level.GRID, Level.GROUP) else Level.GRID
+    tree = selectors.area_tree(user=request.user, root=area, depth_level=depth) if area else []
     features = (
         selectors.area_features(user=request.user, root=area) if area else {"type": "FeatureCollection", "features": []}
     )

@@ -12,7 +12,7 @@ PER_PAGE = 50
 
 def list_context(request: HttpRequest, filterset_class: type, queryset: Any, per_page: int = PER_PAGE) -> dict:
     """Filter `queryset` (already scoped) by the request and return the page with its query string."""
-    filterset = filterset_class(request.GET or None, queryset=queryset)
+    filterset = filterset_class(request.GET or None, queryset=queryset, request=request)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else filterset.queryset
     page = Paginator(rows, per_page).get_page(request.GET.get("page"))
     query = request.GET.copy()
