@@ -100,8 +100,7 @@ def token_for(client, username: str, password: str = PASSWORD) -> str:
 
 @pytest.fixture(autouse=True)
 def _cold_grid_index():
-    """Every test starts with a cold grid index. Generation counters restart with each rolled-back test
-    database, so a snapshot left by an earlier test can carry the same generation number as new rows."""
+    """Every test starts with a cold grid index, so no test depends on what an earlier one cached."""
     from gridgov.areas.geo import grid_index
 
     grid_index._snapshot = None

@@ -35,4 +35,8 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."), code="token_invalid") from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("This account is disabled."), code="account_disabled")
+        if token.user.is_locked():
+            raise exceptions.AuthenticationFailed(
+                _("Too many failed logins: this account is locked for now."), code="account_locked"
+            )
         return (token.user, token)

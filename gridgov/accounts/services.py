@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from gridgov.accounts.models import SecurityPolicy, User
 from gridgov.core import audit
-from gridgov.core.errors import ApplicationError, PermissionDenied, from_validation_error
+from gridgov.core.errors import ApplicationError, PermissionDenied, duplicates_refused, from_validation_error
 from gridgov.core.models import AuditResult
 
 
@@ -69,7 +69,8 @@ def user_create(
         errors.update(exc.error_dict)
     if errors:
         raise from_validation_error(ValidationError(errors), code="invalid_user")
-    with transaction.atomic():
+    taken = _("A user with that username already exists.")
+    with duplicates_refused("invalid_user", taken, field="username"), transaction.atomic():
         user.save()
         audit.record(actor=actor, event="user.create", obj=user, data={"superuser": is_superuser})
     return user

@@ -78,7 +78,10 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         request.session.pop(PENDING_KEY, None)
         messages.error(request, _("The sign-in took too long; enter your password again."))
         return redirect("accounts:login")
-    user = User.objects.get(pk=pending["user"])
+    user = User.objects.filter(pk=pending["user"], is_active=True).first()
+    if user is None:
+        request.session.pop(PENDING_KEY, None)
+        return redirect("accounts:login")
     device = services.totp_device(user)
     enrol = None
     if device is None:

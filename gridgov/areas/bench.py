@@ -22,7 +22,7 @@ from gridgov.areas.choices import Level, Role
 from gridgov.areas.geo import GRID_INDEX_GENERATION, GridIndex, grid_index
 from gridgov.areas.models import Area
 from gridgov.core import generations
-from gridgov.core.bench import BenchContext, BenchError, Result, benchmark, define_size, in_unit
+from gridgov.core.bench import BenchContext, BenchError, Result, benchmark, define_size, describe, in_unit
 
 define_size("grids", tiny=40, small=2_500, full=10_000)
 define_size("grids_per_community", tiny=10, small=50, full=50)
@@ -155,8 +155,7 @@ def grid_lookup(ctx: BenchContext) -> Result:
     return Result(
         value=in_unit(timing["p95"], "µs"),
         floor=ctx.sql_floor("µs"),
-        notes=f"{data.grid_count:,} grids, p50 {in_unit(timing['p50'], 'µs'):.0f} µs, cold index build "
-        f"{build_seconds * 1000:.0f} ms",
+        notes=f"{data.grid_count:,} grids, {describe(timing, 'µs')}, cold index build {build_seconds * 1000:.0f} ms",
     )
 
 
@@ -178,7 +177,7 @@ def grid_list_api(ctx: BenchContext) -> Result:
     return Result(
         value=in_unit(timing["p95"], "ms"),
         floor=ctx.endpoint_floor(data.token, "ms"),
-        notes=f"{expected} of {data.grid_count:,} grids per page, p50 {in_unit(timing['p50'], 'ms'):.1f} ms",
+        notes=f"{expected} of {data.grid_count:,} grids per page, {describe(timing, 'ms')}",
     )
 
 
@@ -212,5 +211,5 @@ def locate_api(ctx: BenchContext) -> Result:
     return Result(
         value=in_unit(timing["p95"], "ms"),
         floor=ctx.endpoint_floor(data.token, "ms"),
-        notes=f"{data.grid_count:,} grids, p50 {in_unit(timing['p50'], 'ms'):.1f} ms",
+        notes=f"{data.grid_count:,} grids, {describe(timing, 'ms')}",
     )

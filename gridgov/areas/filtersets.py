@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.areas.choices import Level, UnitKind
@@ -32,6 +33,9 @@ class AreaFilterSet(django_filters.FilterSet):
         fields = ["level", "parent", "code", "q", "mode"]
 
 
+ACTIVE_CHOICES = [("", _("All")), ("true", _("Active")), ("false", _("Inactive"))]
+
+
 class UnitFilterSet(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=UnitKind.choices, label=_("Kind"))
     area = django_filters.ModelChoiceFilter(
@@ -40,6 +44,8 @@ class UnitFilterSet(django_filters.FilterSet):
         label=_("Area served"),
     )
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Name contains"))
+
+    active = django_filters.BooleanFilter(label=_("Status"), widget=forms.Select(choices=ACTIVE_CHOICES))
 
     class Meta:
         model = Unit

@@ -86,7 +86,8 @@ class PartyBranch(BaseModel):
     secretary = models.CharField(_("secretary"), max_length=50, blank=True)
     member_count = models.PositiveIntegerField(_("members"), default=0)
 
-    scope_rule = ScopeRule(area="grids__code", reference=True, distinct=True)
+    # ancestors: a group leader sees the branch built on their grid.
+    scope_rule = ScopeRule(area="grids__code", reference=True, ancestors=True, distinct=True)
 
     class Meta:
         verbose_name = _("party branch")
@@ -113,7 +114,8 @@ class Post(BaseModel):
     title = models.CharField(_("title"), max_length=100, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
-    scope_rule = ScopeRule(area="area__code", unit="unit_id", reference=True)
+    # A post at a unit belongs to the area the unit serves.
+    scope_rule = ScopeRule(area=("area__code", "unit__area__code"), unit="unit_id", reference=True)
 
     class Meta:
         verbose_name = _("post")
@@ -126,7 +128,13 @@ class Post(BaseModel):
                 ),
                 name="post_at_area_xor_unit",
             ),
-            models.UniqueConstraint(fields=["user", "role", "area", "unit"], name="post_unique"),
+            # Two partial constraints: one of area and unit is always NULL, and NULLs are never equal.
+            models.UniqueConstraint(
+                fields=["user", "role", "area"], condition=models.Q(unit__isnull=True), name="post_unique_at_area"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "unit"], condition=models.Q(area__isnull=True), name="post_unique_at_unit"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from gridgov.areas.choices import Level, Role
+from gridgov.areas.choices import CODE_LENGTH, Level, Role
 from gridgov.areas.geo import grid_index
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core.errors import ApplicationError, NotFound
@@ -41,6 +42,7 @@ def area_roots(*, user: Any) -> list[Area]:
 class TreeNode:
     area: Area
     children: list[TreeNode] = field(default_factory=list)
+    label: str = ""  # the name without the parent's name in front: 新建社区第一网格 under 新建社区 is 第一网格
 
 
 def area_tree(*, user: Any, root: Area | None = None, depth_level: str = Level.GRID) -> list[TreeNode]:
@@ -55,32 +57,82 @@ def area_tree(*, user: Any, root: Area | None = None, depth_level: str = Level.G
     for node in nodes.values():
         parent = nodes.get(node.area.parent_id)
         (parent.children if parent else tops).append(node)
+        node.label = node.area.name
+        if parent and node.area.name != parent.area.name:
+            node.label = node.area.name.removeprefix(parent.area.name)
     return tops
 
 
 def area_features(
     *, user: Any, root: Area | None = None, levels: tuple[str, ...] = (Level.COMMUNITY, Level.GRID)
 ) -> dict:
-    """A GeoJSON FeatureCollection of the visible boundaries, for the map."""
+    """A GeoJSON FeatureCollection of the visible boundaries, for the map.
+
+    Each feature carries a short `label` (the name without its parent's name in front) and the
+    code of its community, by which the map colours it.
+    """
     qs = area_list(user=user).filter(level__in=levels, boundary__isnull=False)
     if root is not None:
         qs = qs.filter(code__startswith=root.code)
-    features = [
-        {
-            "type": "Feature",
-            "geometry": a.boundary,
-            "properties": {
-                "id": a.pk,
-                "code": a.code,
-                "name": a.name,
-                "level": a.level,
-                "mode": a.mode,
-                "url": f"/areas/{a.pk}/",
-            },
-        }
-        for a in qs.only("id", "code", "name", "level", "mode", "boundary")
-    ]
+    features = []
+    for a in qs.select_related("parent").only("id", "code", "name", "level", "mode", "boundary", "parent__name"):
+        parent_name = a.parent.name if a.parent else ""
+        label = a.name.removeprefix(parent_name) if parent_name and a.name != parent_name else a.name
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": a.boundary,
+                "properties": {
+                    "id": a.pk,
+                    "code": a.code,
+                    "name": a.name,
+                    "label": label or a.name,
+                    "level": a.level,
+                    "mode": a.mode,
+                    "community": a.code[: CODE_LENGTH[Level.COMMUNITY]],
+                    "url": reverse("areas:area_detail", args=[a.pk]),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
+
+
+@dataclass
+class AreaSummary:
+    """Counts shown on the overview for one area's subtree."""
+
+    communities: int
+    grids: int
+    groups: int
+    party_branches: int
+    units: int
+    staff: int
+
+
+def area_summary(*, user: Any, root: Area) -> AreaSummary:
+    """How many communities, grids, groups, party branches, units and staff lie in `root`'s subtree."""
+    by_level = dict(
+        area_list(user=user)
+        .filter(code__startswith=root.code)
+        .values_list("level")
+        .annotate(n=Count("id"))
+        .values_list("level", "n")
+    )
+    return AreaSummary(
+        communities=by_level.get(Level.COMMUNITY, 0),
+        grids=by_level.get(Level.GRID, 0),
+        groups=by_level.get(Level.GROUP, 0),
+        party_branches=party_branch_list(user=user).filter(grids__code__startswith=root.code[:15]).distinct().count(),
+        # Units serving the subtree and those serving the areas above it (the police station serves every grid).
+        units=unit_list(user=user)
+        .filter(Q(area__code__startswith=root.code) | Q(area__code__in=root.ancestor_codes()))
+        .count(),
+        staff=scoped(Post.objects.filter(active=True), user)
+        .filter(Q(area__code__startswith=root.code) | Q(unit__area__code__startswith=root.code))
+        .values("user")
+        .distinct()
+        .count(),
+    )
 
 
 def area_locate(*, user: Any, lat: Any, lng: Any) -> Area:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import User
@@ -24,7 +24,7 @@ from gridgov.areas.choices import (
 from gridgov.areas.geo import GRID_INDEX_GENERATION, centre_of, parse_boundary
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core import audit, generations
-from gridgov.core.errors import ApplicationError, PermissionDenied, from_validation_error
+from gridgov.core.errors import ApplicationError, PermissionDenied, duplicates_refused, from_validation_error
 
 # GB/T 2260 province prefixes (11 Beijing … 65 Xinjiang, 71 Taiwan, 81/82 Hong Kong, Macao).
 PROVINCE_PREFIXES = frozenset(
@@ -147,7 +147,10 @@ def area_create(
         # A taken code is a code problem like the others validate_area_code finds.
         code_taken = "code" in getattr(exc, "error_dict", {})
         raise from_validation_error(exc, code="invalid_area_code" if code_taken else "invalid_area") from exc
-    with transaction.atomic():
+    with (
+        duplicates_refused("invalid_area_code", _("This area code is already taken."), field="code"),
+        transaction.atomic(),
+    ):
         area.save()
         generations.bump(GRID_INDEX_GENERATION)
         audit.record(actor=actor, event="area.create", obj=area, data={"code": code, "level": level})
@@ -241,7 +244,8 @@ def unit_create(*, actor: User | None, name: str, kind: str, area: Area, phone: 
         unit.full_clean()
     except ValidationError as exc:
         raise from_validation_error(exc, code="invalid_unit") from exc
-    with transaction.atomic():
+    duplicate = _("A unit of this name already serves this area.")
+    with duplicates_refused("invalid_unit", duplicate, field="name"), transaction.atomic():
         unit.save()
         audit.record(actor=actor, event="unit.create", obj=unit, data={"kind": kind, "area": area.code})
     return unit
@@ -263,7 +267,8 @@ def party_branch_create(
         branch.full_clean()
     except ValidationError as exc:
         raise from_validation_error(exc, code="invalid_party_branch") from exc
-    with transaction.atomic():
+    duplicate = _("A party branch of this name already exists.")
+    with duplicates_refused("invalid_party_branch", duplicate, field="name"), transaction.atomic():
         branch.save()
         branch.grids.set(grids)
         audit.record(actor=actor, event="party_branch.create", obj=branch, data={"grids": [g.code for g in grids]})
@@ -295,24 +300,18 @@ def post_create(
                 _("A %(role)s post is held at a %(levels)s.")
                 % {"role": Role(role).label, "levels": "/".join(str(Level(lv).label) for lv in ROLE_LEVELS[role])},
             )
-    # The unique constraint cannot catch this alone: area or unit is always NULL, and NULLs are distinct.
-    if Post.objects.filter(user=user, role=role, area=area, unit=unit).exists():
-        raise ApplicationError("duplicate_post", _("This user already holds this post."), status=409)
-    try:
-        with transaction.atomic():
-            post = Post.objects.create(user=user, role=role, area=area, unit=unit, title=title)
-            audit.record(
-                actor=actor,
-                event="post.create",
-                obj=post,
-                data={
-                    "user": user.username,
-                    "role": role,
-                    "area": area.code if area else None,
-                    "unit": unit.pk if unit else None,
-                },
-            )
-    except IntegrityError:
-        raise ApplicationError("duplicate_post", _("This user already holds this post."), status=409) from None
+    with duplicates_refused("duplicate_post", _("This user already holds this post.")), transaction.atomic():
+        post = Post.objects.create(user=user, role=role, area=area, unit=unit, title=title)
+        audit.record(
+            actor=actor,
+            event="post.create",
+            obj=post,
+            data={
+                "user": user.username,
+                "role": role,
+                "area": area.code if area else None,
+                "unit": unit.pk if unit else None,
+            },
+        )
     user.__dict__.pop("_gridgov_scope", None)
     return post

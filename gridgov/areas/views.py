@@ -20,17 +20,26 @@ def _map_settings() -> dict:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The area tree beside a map of the grid boundaries of the current area."""
+    """The area tree beside a map of the boundaries of the current area, with its counts."""
     area = selectors.current_area(request)
-    # A grid's own page of work is its household groups; higher up the tree stops at grids to stay short.
-    depth = Level.GROUP if area and area.level in (Level.GRID, Level.GROUP) else Level.GRID
-    tree = selectors.area_tree(user=request.user, root=area, depth_level=depth) if area else []
-    features = (
-        selectors.area_features(user=request.user, root=area) if area else {"type": "FeatureCollection", "features": []}
-    )
-    return render(
-        request, "areas/home.html", {"tree": tree, "features": features, "map": _map_settings(), "area": area}
-    )
+    context: dict = {
+        "area": area,
+        "map": _map_settings(),
+        "tree": [],
+        "summary": None,
+        "features": {"type": "FeatureCollection", "features": []},
+    }
+    if area is not None:
+        # Within a grid the work is its household groups; higher up, tree and map stop at grids to stay legible.
+        low = area.level in (Level.GRID, Level.GROUP)
+        context["tree"] = selectors.area_tree(
+            user=request.user, root=area, depth_level=Level.GROUP if low else Level.GRID
+        )
+        context["features"] = selectors.area_features(
+            user=request.user, root=area, levels=(Level.GRID, Level.GROUP) if low else (Level.COMMUNITY, Level.GRID)
+        )
+        context["summary"] = selectors.area_summary(user=request.user, root=area)
+    return render(request, "areas/home.html", context)
 
 
 def area_detail(request: HttpRequest, pk: int) -> HttpResponse:

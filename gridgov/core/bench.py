@@ -134,7 +134,8 @@ def benchmark(
 
     def register(fn: Callable[[BenchContext], Result]) -> Callable[[BenchContext], Result]:
         known = REGISTRY.get(name)
-        if known is not None and known.fn.__qualname__ != fn.__qualname__:
+        # Re-registering the same function (a module imported twice) is harmless; a second figure is not.
+        if known is not None and (known.fn.__module__, known.fn.__qualname__) != (fn.__module__, fn.__qualname__):
             raise ValueError(f"two benchmarks are named {name!r}")
         doc = (fn.__doc__ or "").strip().splitlines()
         REGISTRY[name] = Benchmark(
@@ -275,6 +276,14 @@ def measure(fn: Callable[[], Any], repeat: int, warmup: int = 0, rounds: int = 1
         summaries.append(summarize(samples))
     best = min(summaries, key=lambda s: s["p95"])
     return {**best, "rounds": rounds, "worst_p95": max(s["p95"] for s in summaries)}
+
+
+def describe(timing: dict[str, float], unit: str) -> str:
+    """A timing for a figure's notes: the median and the spread of p95 across rounds."""
+    text = f"p50 {_number(in_unit(timing['p50'], unit))} {unit}"
+    if timing.get("rounds", 1) > 1:
+        text += f", worst round's p95 {_number(in_unit(timing['worst_p95'], unit))} {unit}"
+    return text
 
 
 # --- floors and the client --------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -64,3 +66,18 @@ def from_validation_error(exc, *, code: str = "invalid", message: Any = None) ->
         first = next(iter(fields.values()), [None])[0]
         message = first or _("The data is not valid.")
     return ApplicationError(code, message, fields=fields)
+
+
+@contextmanager
+def duplicates_refused(code: str, message: Any, *, field: str | None = None) -> Iterator[None]:
+    """Turn a unique-constraint violation into a clean 409 refusal.
+
+    `full_clean()` catches duplicates before saving; this catches the one a concurrent request
+    committed in between. Wrap the whole `transaction.atomic()` block, so it is rolled back first.
+    """
+    from django.db import IntegrityError
+
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(code, message, fields={field: [str(message)]} if field else None) from None

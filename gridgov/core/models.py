@@ -36,7 +36,9 @@ class AuditEvent(models.Model):
         verbose_name=_("actor"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # The trail outlives users: no cascade, no SET NULL (the append-only trigger refuses updates);
+        # actor_username keeps who it was.
+        on_delete=models.DO_NOTHING,
         related_name="+",
         db_constraint=False,
     )
@@ -70,7 +72,7 @@ class AuditEvent(models.Model):
 
 
 class Generation(models.Model):
-    """A named counter bumped in the same transaction as a change, so caches in other processes notice."""
+    """A named token changed in the same transaction as a change, so caches in other processes notice."""
 
     name = models.CharField(max_length=64, primary_key=True)
     value = models.BigIntegerField(default=0)

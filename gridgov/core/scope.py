@@ -28,7 +28,8 @@ ANCESTOR_CODE_LENGTHS = (9, 12, 15)
 class ScopeRule:
     """How a model's rows reach the scope.
 
-    area: lookup path to the Area code that owns the row ("code", "area__code", "grids__code").
+    area: lookup path to the Area code that owns the row ("code", "area__code", "grids__code"), or
+        several paths when a row may hang off either (a post at an area, or at a unit serving one).
     unit: lookup path to the Unit id the row is assigned to, if units may see it.
     reference: organisation data (areas, units, party branches) that reference-only roles
         (unit handlers, mediators) may see for their own area.
@@ -37,7 +38,7 @@ class ScopeRule:
     distinct: the area path crosses a many-to-many relation.
     """
 
-    area: str | None = None
+    area: str | tuple[str, ...] | None = None
     unit: str | None = None
     reference: bool = False
     ancestors: bool = False
@@ -133,13 +134,13 @@ def scope_q(model: type[models.Model], user: Any) -> Q | None:
         return None
     rule = rule_of(model)
     q = Q(pk__in=[])
-    if rule.area:
-        codes = scope.reference_codes if rule.reference else scope.area_codes
-        q |= _prefix_q(rule.area, codes)
-        if rule.ancestors:
-            ancestors = {code[:n] for code in codes for n in ANCESTOR_CODE_LENGTHS if n < len(code)}
-            if ancestors:
-                q |= Q(**{f"{rule.area}__in": sorted(ancestors)})
+    paths = (rule.area,) if isinstance(rule.area, str) else (rule.area or ())
+    codes = scope.reference_codes if rule.reference else scope.area_codes
+    ancestors = sorted({code[:n] for code in codes for n in ANCESTOR_CODE_LENGTHS if n < len(code)})
+    for path in paths:
+        q |= _prefix_q(path, codes)
+        if rule.ancestors and ancestors:
+            q |= Q(**{f"{path}__in": ancestors})
     if rule.unit and scope.unit_ids:
         q |= Q(**{f"{rule.unit}__in": scope.unit_ids})
     return q

@@ -28,7 +28,6 @@ from gridgov.accounts.services import user_create
 from gridgov.areas import services as areas
 from gridgov.areas.choices import Role, UnitKind
 from gridgov.areas.models import Area, PartyBranch, Unit
-from gridgov.core.models import Generation
 from gridgov.demo.models import DemoMarker
 
 DEFAULT_SEED = 2022
@@ -114,11 +113,7 @@ def rebuild(*, seed: int = DEFAULT_SEED, stdout: TextIO | None = None) -> DemoSu
     """Flush a disposable database and build the demo in it, in one transaction; the marker comes last."""
     with transaction.atomic():
         check_disposable()
-        # Cache generations must keep moving forward across the flush: a process that cached the
-        # old tree at generation N must not mistake the new tree, built up to N again, for it.
-        generations = dict(Generation.objects.values_list("name", "value"))
         call_command("flush", interactive=False, verbosity=0)
-        Generation.objects.bulk_create(Generation(name=name, value=value) for name, value in generations.items())
         summary = build(seed=seed, stdout=stdout)
         DemoMarker.objects.create(seed=seed)
     return summary

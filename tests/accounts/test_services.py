@@ -22,7 +22,15 @@ from tests.conftest import PASSWORD
 IP = "192.0.2.7"
 
 
-def code_for(device: TOTPDevice, drift: int = 0) -> str:
+def code_for(device: TOTPDevice) -> str:
+    """The code an authenticator app shows now."""
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def next_code(device: TOTPDevice) -> str:
+    """The code of the next time step: a used code cannot be replayed, and the device may have synced its drift."""
+    device.refresh_from_db()
+    drift = device.drift + 1
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift):06d}"
 
 
@@ -393,8 +401,7 @@ def test_token_issue_needs_otp_when_the_policy_asks(totp_policy, settings):
     assert excinfo.value.code == "otp_invalid"
     assert not Token.objects.filter(user=user).exists()
 
-    device.refresh_from_db()
-    key = services.token_issue(username="wg01", password=PASSWORD, otp=code_for(device, drift=1), ip=IP)
+    key = services.token_issue(username="wg01", password=PASSWORD, otp=next_code(device), ip=IP)
     assert Token.objects.get(user=user).key == key
 
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 
-def test_schema_as_json(client, db):
-    response = client.get("/api/v1/schema/", {"format": "json"})
+def test_schema_as_json(admin_client):
+    response = admin_client.get("/api/v1/schema/", {"format": "json"})
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
@@ -27,8 +27,8 @@ def test_schema_as_json(client, db):
         assert path in paths, path
 
 
-def test_schema_describes_locate_and_the_filters(client, db):
-    paths = client.get("/api/v1/schema/", {"format": "json"}).json()["paths"]
+def test_schema_describes_locate_and_the_filters(admin_client):
+    paths = admin_client.get("/api/v1/schema/", {"format": "json"}).json()["paths"]
     locate = {p["name"]: p for p in paths["/api/v1/areas/locate/"]["get"]["parameters"]}
     assert locate["lat"]["required"] is True
     assert locate["lng"]["required"] is True
@@ -37,16 +37,16 @@ def test_schema_describes_locate_and_the_filters(client, db):
     assert set(paths["/api/v1/areas/"]) == {"get"}, "the area API is read-only"
 
 
-def test_schema_as_yaml_by_default(client, db):
-    response = client.get("/api/v1/schema/")
+def test_schema_as_yaml_by_default(admin_client):
+    response = admin_client.get("/api/v1/schema/")
     assert response.status_code == 200
     document = yaml.safe_load(response.content)
     assert "openapi" in document
     assert "/api/v1/areas/locate/" in document["paths"]
 
 
-def test_docs_page_uses_local_assets_only(client, db):
-    response = client.get("/api/v1/docs/")
+def test_docs_page_uses_local_assets_only(admin_client):
+    response = admin_client.get("/api/v1/docs/")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     html = response.content.decode()
@@ -71,3 +71,10 @@ def test_docs_assets_are_served(client, db, path):
     assert response.status_code == 200
     body = b"".join(response.streaming_content) if response.streaming else response.content
     assert len(body) > 10_000
+
+
+def test_schema_and_docs_need_a_signed_in_user(client, db):
+    response = client.get("/api/v1/schema/", {"format": "json"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert client.get("/api/v1/docs/").status_code == 401

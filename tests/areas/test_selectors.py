@@ -272,8 +272,10 @@ def test_area_detail_outside_the_scope(org):
 def test_unit_and_party_branch_get(org):
     assert selectors.unit_get(user=org.users.grid_worker, pk=org.police.pk) == org.police
     assert selectors.party_branch_get(user=org.users.grid_worker, pk=org.branch.pk) == org.branch
+    assert selectors.party_branch_get(user=org.users.group_leader, pk=org.branch.pk) == org.branch
+    other = services.party_branch_create(actor=None, name="三网格党支部", grids=[org.g21])
     with pytest.raises(NotFound):
-        selectors.party_branch_get(user=org.users.group_leader, pk=org.branch.pk)
+        selectors.party_branch_get(user=org.users.group_leader, pk=other.pk)
 
 
 def test_switchable_areas_stop_above_groups(org):

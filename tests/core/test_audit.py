@@ -133,7 +133,8 @@ def test_event_cannot_be_deleted(org):
 
 
 def test_database_refuses_changes_to_the_trail(org):
-    """PostgreSQL has a trigger that refuses UPDATE and DELETE; SQLite relies on the model's guard."""
+    """PostgreSQL's trigger refuses UPDATE and DELETE; SQLite's refuses UPDATE (its flush deletes rows),
+    and the model guards deletes."""
     event = audit.record(actor=org.users.admin, event="test.event")
     if connection.vendor == "postgresql":
         for sql in (
@@ -145,6 +146,8 @@ def test_database_refuses_changes_to_the_trail(org):
         with pytest.raises(DatabaseError), transaction.atomic():
             AuditEvent.objects.filter(pk=event.pk).update(event_type="forged")
     else:
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute("UPDATE core_auditevent SET event_type = 'forged' WHERE id = %s", [event.pk])
         event.event_type = "forged"
         with pytest.raises(ImmutableError):
             event.save()

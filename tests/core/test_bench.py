@@ -105,6 +105,13 @@ def test_measure_summarises_samples():
     assert 0 < timing["min"] <= timing["p50"] <= timing["p95"] <= timing["max"]
     assert bench.percentile(list(range(1, 101)), 95) == 95
 
+    calls.clear()
+    timing = bench.measure(lambda: calls.append(1), repeat=20, warmup=0, rounds=4)
+    assert len(calls) == 20
+    assert timing["n"] == 5  # the statistics of one round
+    assert timing["rounds"] == 4
+    assert timing["p95"] <= timing["worst_p95"]
+
 
 def test_every_size_covers_every_scale():
     bench.discover()

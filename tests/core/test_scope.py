@@ -148,8 +148,8 @@ EXPECTED_BRANCHES = {
     "community": {"一二网格党支部"},
     "grid_leader": {"一二网格党支部"},
     "grid_worker": {"一二网格党支部"},
-    # The branch is built on the grid, above the household group: a group leader's subtree holds no grid.
-    "group_leader": set(),
+    # The branch is built on the grid above the household group: the group leader sees their grid's branch.
+    "group_leader": {"一二网格党支部"},
     "unit_handler": {"一二网格党支部"},
     "mediator": {"一二网格党支部"},
     "admin": {"一二网格党支部", "三网格党支部"},
@@ -181,9 +181,20 @@ def test_posts_of_a_unit_handler_include_its_own_unit_post(org):
     assert set(posts.values_list("user__username", flat=True)) == {"unit01", "sq01", "gl01", "wg01", "lb01", "tj01"}
 
 
-def test_posts_of_the_center_cover_every_area_post(org):
+def test_posts_of_the_center_cover_every_post_in_the_subdistrict(org):
+    """Area posts by the area, unit posts by the area the unit serves."""
     usernames = set(scoped(Post.objects.all(), org.users.center).values_list("user__username", flat=True))
-    assert usernames == {"center", "leader", "sq01", "gl01", "wg01", "lb01", "tj01"}
+    assert usernames == {"center", "leader", "sq01", "gl01", "wg01", "lb01", "tj01", "unit01"}
+
+
+def test_unit_posts_are_seen_from_the_area_the_unit_serves(org):
+    """unit01 works at the property company serving C1: C1's staff see that post, C2's grid does not."""
+
+    def names(user):
+        return set(scoped(Post.objects.all(), user).values_list("user__username", flat=True))
+
+    assert "unit01" in names(org.users.community)
+    assert "unit01" not in names(org.users.grid_worker)
 
 
 def test_superuser_and_nobody(org):

@@ -1,4 +1,8 @@
-"""On PostgreSQL the database itself refuses UPDATE and DELETE on the audit trail."""
+"""The database itself refuses changes to the audit trail.
+
+PostgreSQL refuses UPDATE and DELETE (flushing uses TRUNCATE). SQLite refuses UPDATE only: its
+flush (demo rebuilds, test teardown) deletes rows.
+"""
 
 from django.db import migrations
 
@@ -18,14 +22,27 @@ DROP FUNCTION IF EXISTS gridgov_audit_append_only();
 """
 
 
+SQLITE_CREATE = """
+CREATE TRIGGER core_auditevent_append_only BEFORE UPDATE ON core_auditevent
+BEGIN SELECT RAISE(ABORT, 'core_auditevent is append-only'); END;
+"""
+SQLITE_DROP = "DROP TRIGGER IF EXISTS core_auditevent_append_only;"
+
+
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
         schema_editor.execute(CREATE)
+    elif vendor == "sqlite":
+        schema_editor.execute(SQLITE_CREATE)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
         schema_editor.execute(DROP)
+    elif vendor == "sqlite":
+        schema_editor.execute(SQLITE_DROP)
 
 
 class Migration(migrations.Migration):

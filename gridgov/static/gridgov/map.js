@@ -16,8 +16,15 @@
     grid: { color: "#1f4e79", weight: 1.2, fillColor: "#5b9bd5", fillOpacity: 0.18 },
     group: { color: "#7f8c8d", weight: 0.8, fillOpacity: 0.06 },
   };
+  // Grids take their community's colour, so the four communities read at a glance.
+  const palette = ["#5b9bd5", "#70ad47", "#ffc000", "#a5a5f0", "#ed7d31", "#4bacc6", "#9e480e", "#7cafdd"];
+  const communities = [...new Set(features.features.map((f) => f.properties.community))].sort();
+  // Label the finest level drawn: groups inside a grid, grids elsewhere.
+  const labelled = features.features.some((g) => g.properties.level === "group") ? "group" : "grid";
+  const colourOf = (f) => palette[communities.indexOf(f.properties.community) % palette.length];
   const layer = L.geoJSON(features, {
     style: (f) => Object.assign({}, styles[f.properties.level] || styles.grid,
+      f.properties.level === "grid" && communities.length > 1 ? { fillColor: colourOf(f) } : {},
       f.properties.mode === "emergency" ? { fillColor: "#e74c3c", fillOpacity: 0.3 } : {}),
     onEachFeature: (f, lyr) => {
       const link = document.createElement("a");
@@ -30,8 +37,9 @@
       code.textContent = f.properties.code;
       box.appendChild(code);
       lyr.bindPopup(box);
-      if (f.properties.level === "grid") {
-        lyr.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "gg-map-label" });
+      if (f.properties.level === labelled) {
+        lyr.bindTooltip(f.properties.label || f.properties.name,
+          { permanent: true, direction: "center", className: "gg-map-label" });
       }
     },
   }).addTo(map);

@@ -122,6 +122,7 @@ class Command(BaseCommand):
             return
         started = time.monotonic()
         try:
+            bench.select(bench.discover(), options["only"])  # a misspelt name fails before any database work
             if options["current_test_db"]:
                 connection = connections[DEFAULT_DB_ALIAS]
                 if not is_test_database(connection.settings_dict, connection.vendor):
