@@ -125,3 +125,18 @@ def org_wide(org):
 def api_headers(client, username: str, password: str = PASSWORD) -> dict:
     """Keyword arguments for the test client: the token of `username` in the Authorization header."""
     return {"HTTP_AUTHORIZATION": f"Token {token_for(client, username, password)}"}
+
+
+def totp_code(device) -> str:
+    """The code an authenticator app shows now."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def next_totp_code(device) -> str:
+    """The next time step's code: a used code cannot be replayed, and the device may have synced its drift."""
+    from django_otp.oath import totp
+
+    device.refresh_from_db()
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift + 1):06d}"

@@ -88,6 +88,10 @@ def user_set_password(*, actor: User | None, user: User, password: str) -> None:
         audit.record(actor=actor, event="user.set_password", obj=user)
 
 
+def _login_refused(*, user: User | None, username: str, ip: str | None, result: str, **data) -> None:
+    audit.record(actor=None, event="auth.login", obj=user, result=result, ip=ip, username=username, data=data)
+
+
 def password_check(*, username: str, password: str, ip: str | None) -> User:
     """Check a username and password, with lockout: the first step of every login.
 
@@ -95,64 +99,41 @@ def password_check(*, username: str, password: str, ip: str | None) -> User:
     with the right password. Every attempt is audited. Raises LoginFailed.
     """
     failure: LoginFailed | None = None
+    attempt = {"username": username, "ip": ip}
     with transaction.atomic():
         user = User.objects.select_for_update().filter(username=username).first()
         if user is None or not user.is_active:
-            audit.record(
-                actor=None,
-                event="auth.login",
-                result=AuditResult.FAILURE,
-                ip=ip,
-                username=username,
-                data={"reason": "unknown_user" if user is None else "inactive"},
-            )
+            reason = "unknown_user" if user is None else "inactive"
+            _login_refused(user=user, result=AuditResult.FAILURE, reason=reason, **attempt)
             failure = _invalid_credentials()
         elif user.is_locked():
-            audit.record(
-                actor=None,
-                event="auth.login",
-                obj=user,
-                result=AuditResult.DENIED,
-                ip=ip,
-                username=username,
-                data={"reason": "locked"},
-            )
+            _login_refused(user=user, result=AuditResult.DENIED, reason="locked", **attempt)
             failure = _locked(user)
         elif not user.check_password(password):
             user.failed_logins += 1
-            data = {"reason": "wrong_password", "failures": user.failed_logins}
+            data: dict = {"reason": "wrong_password", "failures": user.failed_logins}
             if user.failed_logins >= settings.GRIDGOV_LOCKOUT_FAILURES:
                 user.locked_until = timezone.now() + timedelta(minutes=settings.GRIDGOV_LOCKOUT_MINUTES)
                 user.failed_logins = 0
                 data["locked_until"] = user.locked_until.isoformat()
             user.save(update_fields=["failed_logins", "locked_until"])
-            audit.record(
-                actor=None,
-                event="auth.login",
-                obj=user,
-                result=AuditResult.FAILURE,
-                ip=ip,
-                username=username,
-                data=data,
-            )
-            if user.locked_until and user.is_locked():
+            _login_refused(user=user, result=AuditResult.FAILURE, **data, **attempt)
+            if user.is_locked():
                 audit.record(
                     actor=None,
                     event="auth.lockout",
                     obj=user,
                     result=AuditResult.DENIED,
-                    ip=ip,
-                    username=username,
                     data={"minutes": settings.GRIDGOV_LOCKOUT_MINUTES},
+                    **attempt,
                 )
                 failure = _locked(user)
             else:
                 failure = _invalid_credentials()
-        else:
-            if user.failed_logins or user.locked_until:
-                user.failed_logins = 0
-                user.locked_until = None
-                user.save(update_fields=["failed_logins", "locked_until"])
+        elif user.failed_logins or user.locked_until:
+            user.failed_logins = 0
+            user.locked_until = None
+            user.save(update_fields=["failed_logins", "locked_until"])
     if failure is not None:
         raise failure
     return user

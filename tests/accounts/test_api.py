@@ -13,16 +13,10 @@ from rest_framework.authtoken.models import Token
 from gridgov.accounts import services
 from gridgov.accounts.models import User
 from gridgov.core.models import AuditEvent
-from tests.conftest import PASSWORD, token_for
+from tests.conftest import PASSWORD, next_totp_code, token_for
 
 TOKEN_URL = "/api/v1/auth/token/"
 ME_URL = "/api/v1/auth/me/"
-
-
-def next_code(device) -> str:
-    """The next step's code: the current one was used to enrol, and the device may have synced its drift."""
-    device.refresh_from_db()
-    return f"{totp(device.bin_key, drift=device.drift + 1):06d}"
 
 
 def post_token(client, **data):
@@ -118,7 +112,7 @@ def test_token_needs_otp_when_the_policy_asks(org, client, settings):
     assert_error(post_token(client, username="wg01", password=PASSWORD, otp="12345"), 401, "otp_invalid")
     assert not Token.objects.filter(user=user).exists()
 
-    response = post_token(client, username="wg01", password=PASSWORD, otp=next_code(device))
+    response = post_token(client, username="wg01", password=PASSWORD, otp=next_totp_code(device))
     assert response.status_code == 200
     assert response.json()["token"] == Token.objects.get(user=user).key
 

@@ -7,7 +7,6 @@ from unittest import mock
 
 import pytest
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
@@ -17,21 +16,9 @@ from gridgov.accounts.services import LoginFailed
 from gridgov.accounts.validators import ComplexityValidator, character_classes
 from gridgov.core.errors import ApplicationError, PermissionDenied
 from gridgov.core.models import AuditEvent, AuditResult
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, next_totp_code, totp_code
 
 IP = "192.0.2.7"
-
-
-def code_for(device: TOTPDevice) -> str:
-    """The code an authenticator app shows now."""
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
-
-
-def next_code(device: TOTPDevice) -> str:
-    """The code of the next time step: a used code cannot be replayed, and the device may have synced its drift."""
-    device.refresh_from_db()
-    drift = device.drift + 1
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift):06d}"
 
 
 def fail(username: str, password: str = "Wrong-password-1") -> LoginFailed:
@@ -321,7 +308,7 @@ def test_totp_enrol_and_verify(org):
     assert not device.confirmed
     assert services.totp_enrol_start(user=user) == device, "reused until confirmed"
     assert services.totp_device(user) is None
-    services.totp_verify(user=user, token=code_for(device), ip=IP)
+    services.totp_verify(user=user, token=totp_code(device), ip=IP)
     assert services.totp_device(user) == device
     assert TOTPDevice.objects.get(pk=device.pk).confirmed
     assert AuditEvent.objects.filter(event_type="auth.otp_enrolled", actor=user).exists()
@@ -331,7 +318,7 @@ def test_totp_enrol_and_verify(org):
 def test_totp_wrong_code_refused(org, token):
     user = org.users.grid_worker
     device = services.totp_enrol_start(user=user)
-    if token == "000000" and code_for(device) == "000000":
+    if token == "000000" and totp_code(device) == "000000":
         token = "000001"
     with pytest.raises(LoginFailed) as excinfo:
         services.totp_verify(user=user, token=token, ip=IP)
@@ -343,7 +330,7 @@ def test_totp_wrong_code_refused(org, token):
 def test_totp_code_cannot_be_replayed(org):
     user = org.users.grid_worker
     device = services.totp_enrol_start(user=user)
-    code = code_for(device)
+    code = totp_code(device)
     services.totp_verify(user=user, token=code, ip=IP)
     with pytest.raises(LoginFailed) as excinfo:
         services.totp_verify(user=user, token=code, ip=IP)
@@ -391,7 +378,7 @@ def test_token_issue_needs_otp_when_the_policy_asks(totp_policy, settings):
     assert excinfo.value.code == "otp_not_enrolled"
 
     device = services.totp_enrol_start(user=user)
-    services.totp_verify(user=user, token=code_for(device), ip=IP)
+    services.totp_verify(user=user, token=totp_code(device), ip=IP)
     with pytest.raises(LoginFailed) as excinfo:
         services.token_issue(username="wg01", password=PASSWORD, ip=IP)
     assert excinfo.value.code == "otp_required"
@@ -401,7 +388,7 @@ def test_token_issue_needs_otp_when_the_policy_asks(totp_policy, settings):
     assert excinfo.value.code == "otp_invalid"
     assert not Token.objects.filter(user=user).exists()
 
-    key = services.token_issue(username="wg01", password=PASSWORD, otp=next_code(device), ip=IP)
+    key = services.token_issue(username="wg01", password=PASSWORD, otp=next_totp_code(device), ip=IP)
     assert Token.objects.get(user=user).key == key
 
 

@@ -10,28 +10,15 @@ from django.conf import settings as django_settings
 from django.contrib import messages
 from django.contrib.sessions.models import Session
 from django.utils import timezone
-from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gridgov.accounts import services
 from gridgov.accounts.models import SecurityPolicy, User
 from gridgov.core.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, next_totp_code, totp_code
 
 LOGIN = "/accounts/login/"
 OTP = "/accounts/otp/"
-
-
-def code_for(device: TOTPDevice) -> str:
-    """The code an authenticator app shows now."""
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
-
-
-def next_code(device: TOTPDevice) -> str:
-    """The code of the next time step: a used code cannot be replayed, and the device may have synced its drift."""
-    device.refresh_from_db()
-    drift = device.drift + 1
-    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=drift):06d}"
 
 
 def signed_in_user_id(client) -> str | None:
@@ -282,14 +269,14 @@ def test_totp_enrolment_and_login(totp_policy, client):
     assert enrol["qr"].startswith("data:image/svg+xml;base64,")
     assert 'data-testid="otp-secret"' in page.content.decode()
 
-    wrong = "000000" if code_for(device) != "000000" else "000001"
+    wrong = "000000" if totp_code(device) != "000000" else "000001"
     refused = client.post(OTP, {"token": wrong})
     assert refused.status_code == 200
     assert refused.context["form"].errors["token"]
     assert signed_in_user_id(client) is None
     assert not TOTPDevice.objects.get(pk=device.pk).confirmed
 
-    response = client.post(OTP, {"token": code_for(device)})
+    response = client.post(OTP, {"token": totp_code(device)})
     assert response.status_code == 302
     assert response["Location"] == "/units/"
     assert signed_in_user_id(client) == str(user.pk)
@@ -301,14 +288,14 @@ def test_totp_enrolment_and_login(totp_policy, client):
 def test_totp_second_login_asks_for_a_code_without_enrolment(totp_policy, client):
     user = totp_policy.users.grid_worker
     device = services.totp_enrol_start(user=user)
-    services.totp_verify(user=user, token=code_for(device), ip=None)
+    services.totp_verify(user=user, token=totp_code(device), ip=None)
     login(client)
     page = client.get(OTP)
     assert page.context["enrol"] is None
     assert TOTPDevice.objects.filter(user=user).count() == 1
     assert client.post(OTP, {"token": "abcdef"}).status_code == 200
     assert signed_in_user_id(client) is None
-    response = client.post(OTP, {"token": next_code(device)})  # the current code was used above
+    response = client.post(OTP, {"token": next_totp_code(device)})  # the current code was used above
     assert response.status_code == 302
     assert signed_in_user_id(client) == str(user.pk)
 

@@ -4,26 +4,22 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from gridgov.areas import selectors
 from gridgov.areas.api.serializers import AreaSerializer, PartyBranchSerializer, UnitSerializer
 from gridgov.areas.filtersets import AreaFilterSet, PartyBranchFilterSet, UnitFilterSet
+from gridgov.core.api.views import ScopedReadOnlyViewSet
 
 
-class AreaViewSet(viewsets.ReadOnlyModelViewSet):
+class AreaViewSet(ScopedReadOnlyViewSet):
     """Areas of the caller's scope: subdistrict, communities, grids and household groups."""
 
     serializer_class = AreaSerializer
     filterset_class = AreaFilterSet
-
-    def get_queryset(self):
-        return selectors.area_list(user=self.request.user)
-
-    def get_object(self):
-        return selectors.area_get(user=self.request.user, pk=self.kwargs["pk"])
+    list_selector = selectors.area_list
+    get_selector = selectors.area_get
 
     @extend_schema(
         parameters=[
@@ -41,27 +37,19 @@ class AreaViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(AreaSerializer(area).data)
 
 
-class UnitViewSet(viewsets.ReadOnlyModelViewSet):
+class UnitViewSet(ScopedReadOnlyViewSet):
     """Responsible units serving the caller's area."""
 
     serializer_class = UnitSerializer
     filterset_class = UnitFilterSet
-
-    def get_queryset(self):
-        return selectors.unit_list(user=self.request.user)
-
-    def get_object(self):
-        return selectors.unit_get(user=self.request.user, pk=self.kwargs["pk"])
+    list_selector = selectors.unit_list
+    get_selector = selectors.unit_get
 
 
-class PartyBranchViewSet(viewsets.ReadOnlyModelViewSet):
+class PartyBranchViewSet(ScopedReadOnlyViewSet):
     """Party branches built on the caller's grids."""
 
     serializer_class = PartyBranchSerializer
     filterset_class = PartyBranchFilterSet
-
-    def get_queryset(self):
-        return selectors.party_branch_list(user=self.request.user)
-
-    def get_object(self):
-        return selectors.party_branch_get(user=self.request.user, pk=self.kwargs["pk"])
+    list_selector = selectors.party_branch_list
+    get_selector = selectors.party_branch_get

@@ -57,9 +57,10 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
+            # SIGTERM, not SIGINT: children started from a background job inherit an ignored SIGINT.
             for process in processes.values():
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
+                    process.terminate()
             for process in processes.values():
                 try:
                     process.wait(timeout=10)
