@@ -88,6 +88,17 @@ def user_set_password(*, actor: User | None, user: User, password: str) -> None:
         audit.record(actor=actor, event="user.set_password", obj=user)
 
 
+def password_change(*, user: User, old_password: str, new_password: str) -> None:
+    """A user changes their own password: the current one first, then the rules for the new one."""
+    if not user.check_password(old_password):
+        message = _("The current password is wrong.")
+        raise ApplicationError("wrong_password", message, fields={"old_password": [message]})
+    if old_password == new_password:
+        message = _("The new password must differ from the current one.")
+        raise ApplicationError("invalid_password", message, fields={"password": [message]})
+    user_set_password(actor=user, user=user, password=new_password)
+
+
 def _login_refused(*, user: User | None, username: str, ip: str | None, result: str, **data) -> None:
     audit.record(actor=None, event="auth.login", obj=user, result=result, ip=ip, username=username, data=data)
 

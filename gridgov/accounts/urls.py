@@ -9,4 +9,5 @@ urlpatterns = [
     path("otp/", views.otp_view, name="otp"),
     path("logout/", views.logout_view, name="logout"),
     path("security/", views.security_policy, name="security_policy"),
+    path("password/", views.password_change, name="password_change"),
 ]

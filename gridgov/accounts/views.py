@@ -9,7 +9,7 @@ import time
 import qrcode
 import qrcode.image.svg
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from gridgov.accounts import services
-from gridgov.accounts.forms import LoginForm, OtpForm, SecurityPolicyForm
+from gridgov.accounts.forms import LoginForm, OtpForm, PasswordChangeForm, SecurityPolicyForm
 from gridgov.accounts.models import SecurityPolicy, User
 from gridgov.core.audit import client_ip
 from gridgov.core.errors import ApplicationError
@@ -124,3 +124,26 @@ def security_policy(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The security policy has been saved."))
             return redirect("accounts:security_policy")
     return render(request, "accounts/security_policy.html", {"form": form})
+
+
+def password_change(request: HttpRequest) -> HttpResponse:
+    """A signed-in user changes their own password; the session stays signed in."""
+    form = PasswordChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_change(
+                user=request.user,
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["password"],
+            )
+        except ApplicationError as exc:
+            for field, reasons in exc.fields.items():
+                for reason in reasons:
+                    form.add_error(field if field in form.fields else None, reason)
+            if not exc.fields:
+                form.add_error(None, exc.message)
+        else:
+            update_session_auth_hash(request, request.user)
+            messages.success(request, _("Your password has been changed."))
+            return redirect("home")
+    return render(request, "accounts/password_change.html", {"form": form})

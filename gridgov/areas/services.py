@@ -209,9 +209,26 @@ def area_update(
     return area
 
 
+MODE_ROLES = (Role.CENTER, Role.LEADER)
+
+
+def may_set_mode(*, actor: User | None, area: Area) -> bool:
+    """Administrators, and the subdistrict's dispatchers and leaders for areas under their post."""
+    if actor is None or actor.is_superuser:
+        return True
+    codes = actor.posts.filter(active=True, role__in=MODE_ROLES).values_list("area__code", flat=True)
+    return any(code and area.code.startswith(code) for code in codes)
+
+
 def area_set_mode(*, actor: User | None, area: Area, mode: str) -> Area:
-    """Switch an area and its whole subtree between normal and emergency mode (平时 / 战时)."""
-    _require_admin(actor)
+    """Switch an area and its whole subtree between normal and emergency mode (平时 / 战时).
+
+    Emergency mode shortens the deadlines of the cases in the area ("随时进入战时状态").
+    """
+    if not may_set_mode(actor=actor, area=area):
+        raise PermissionDenied(
+            "forbidden", _("Only administrators and the subdistrict's dispatchers and leaders may switch modes.")
+        )
     if mode not in Mode.values:
         raise _invalid("mode", _("Unknown mode."))
     with transaction.atomic():

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from gridgov.areas import selectors
+from gridgov.areas import selectors, services
 from gridgov.areas.choices import Level
 from gridgov.areas.filtersets import PartyBranchFilterSet, UnitFilterSet
-from gridgov.core.errors import NotFound
+from gridgov.core.errors import ApplicationError, NotFound
 from gridgov.core.pages import list_context
 
 
@@ -51,7 +53,13 @@ def area_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "areas/area_detail.html",
-        {"d": detail, "area": detail.area, "features": features, "map": _map_settings()},
+        {
+            "d": detail,
+            "area": detail.area,
+            "features": features,
+            "map": _map_settings(),
+            "may_set_mode": services.may_set_mode(actor=request.user, area=detail.area),
+        },
     )
 
 
@@ -77,3 +85,20 @@ def unit_list(request: HttpRequest) -> HttpResponse:
 def party_branch_list(request: HttpRequest) -> HttpResponse:
     context = list_context(request, PartyBranchFilterSet, selectors.party_branch_list(user=request.user))
     return render(request, "areas/party_branch_list.html", context)
+
+
+@require_POST
+def area_set_mode(request: HttpRequest, pk: int) -> HttpResponse:
+    """Switch an area's subtree between normal and emergency mode (平时 / 战时)."""
+    try:
+        area = selectors.area_get(user=request.user, pk=pk)
+        services.area_set_mode(actor=request.user, area=area, mode=request.POST.get("mode", ""))
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("%(area)s is now in %(mode)s mode.") % {"area": area.name, "mode": area.get_mode_display()}
+        )
+    return redirect("areas:area_detail", pk=pk)

@@ -353,3 +353,33 @@ def test_security_policy_page_refused_to_others(org, client, role):
     assert response.status_code == 302
     assert response["Location"].startswith(LOGIN)
     assert SecurityPolicy.load().totp_roles == []
+
+
+def test_user_changes_own_password_and_stays_signed_in(org, client):
+    client.force_login(org.users.grid_worker)
+    new = "Fresh-password-2027"
+    response = client.post(
+        "/accounts/password/", {"old_password": PASSWORD, "password": new, "password2": new}, follow=True
+    )
+    assert response.status_code == 200
+    assert response.wsgi_request.user.is_authenticated, "the session survives the change"
+    user = User.objects.get(username="wg01")
+    assert user.check_password(new)
+    assert AuditEvent.objects.filter(event_type="user.set_password", object_id=str(user.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "again", "field"),
+    [
+        ("Wrong-password-1", "Fresh-password-2027", "Fresh-password-2027", "old_password"),
+        (PASSWORD, "short", "short", "password"),
+        (PASSWORD, "Fresh-password-2027", "Other-password-2027", "password2"),
+        (PASSWORD, PASSWORD, PASSWORD, "password"),
+    ],
+)
+def test_password_change_refusals_keep_the_old_password(org, client, old, new, again, field):
+    client.force_login(org.users.grid_worker)
+    response = client.post("/accounts/password/", {"old_password": old, "password": new, "password2": again})
+    assert response.status_code == 200
+    assert response.context["form"].errors.get(field), response.context["form"].errors
+    assert User.objects.get(username="wg01").check_password(PASSWORD)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gridgov.areas import services
+from gridgov.areas.models import Area
 from tests.conftest import api_headers, square
 
 
@@ -238,3 +239,32 @@ def test_unit_and_party_branch_lists_use_a_bounded_number_of_queries(org, client
         assert client.get("/api/v1/units/", **headers).json()["count"] == 32
     with django_assert_max_num_queries(7):
         assert client.get("/api/v1/party-branches/", **headers).json()["count"] == 31
+
+
+def test_center_switches_a_community_to_emergency_mode_over_the_api(org, client):
+    headers = api_headers(client, "center")
+    response = client.post(
+        f"/api/v1/areas/{org.c1.pk}/mode/", {"mode": "emergency"}, content_type="application/json", **headers
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["mode"] == "emergency"
+    assert set(Area.objects.filter(code__startswith=org.c1.code).values_list("mode", flat=True)) == {"emergency"}
+    assert Area.objects.get(pk=org.c2.pk).mode == "normal"
+
+
+def test_mode_switch_refusals_have_the_error_body(org, client):
+    center = api_headers(client, "center")
+    bad = client.post(f"/api/v1/areas/{org.c1.pk}/mode/", {"mode": "war"}, content_type="application/json", **center)
+    assert bad.status_code == 400
+    assert bad.json()["code"] == "invalid" and "mode" in bad.json()["fields"]
+    worker = api_headers(client, "wg01")
+    denied = client.post(
+        f"/api/v1/areas/{org.g11.pk}/mode/", {"mode": "emergency"}, content_type="application/json", **worker
+    )
+    assert denied.status_code == 403
+    assert set(denied.json()) == {"code", "message", "fields"}
+    hidden = client.post(
+        f"/api/v1/areas/{org.g21.pk}/mode/", {"mode": "emergency"}, content_type="application/json", **worker
+    )
+    assert hidden.status_code == 404
+    assert not Area.objects.filter(mode="emergency").exists()

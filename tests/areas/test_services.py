@@ -269,6 +269,24 @@ def test_area_in_use_cannot_be_deleted(org, attr):
 # Permissions
 
 
+@pytest.mark.parametrize("role", ["center", "leader"])
+def test_dispatchers_and_leaders_switch_modes_in_their_area(org, role):
+    services.area_set_mode(actor=getattr(org.users, role), area=org.c1, mode=Mode.EMERGENCY)
+    assert set(Area.objects.filter(code__startswith=org.c1.code).values_list("mode", flat=True)) == {Mode.EMERGENCY}
+    assert services.may_set_mode(actor=getattr(org.users, role), area=org.s)
+
+
+@pytest.mark.parametrize("role", ["community", "grid_leader", "grid_worker", "unit_handler", "mediator", "nobody"])
+def test_others_may_not_switch_modes(org, role):
+    actor = getattr(org.users, role)
+    assert not services.may_set_mode(actor=actor, area=org.g11)
+    before = Unchanged(Area)
+    with pytest.raises(PermissionDenied):
+        services.area_set_mode(actor=actor, area=org.g11, mode=Mode.EMERGENCY)
+    before.check()
+    assert Area.objects.get(pk=org.g11.pk).mode == Mode.NORMAL
+
+
 @pytest.mark.parametrize("role", ["center", "leader", "community", "grid_worker", "unit_handler", "nobody"])
 def test_only_administrators_change_the_tree(org, role):
     actor = getattr(org.users, role)
@@ -276,7 +294,6 @@ def test_only_administrators_change_the_tree(org, role):
         lambda: services.area_create(actor=actor, code="340404005", name="x"),
         lambda: services.area_update(actor=actor, area=org.g11, name="x"),
         lambda: services.area_update(actor=actor, area=org.g11, boundary=BOW_TIE),
-        lambda: services.area_set_mode(actor=actor, area=org.s, mode=Mode.EMERGENCY),
         lambda: services.area_delete(actor=actor, area=org.grp2),
         lambda: services.unit_create(actor=actor, name="x", kind=UnitKind.POLICE, area=org.s),
         lambda: services.party_branch_create(actor=actor, name="x", grids=[org.g21]),

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from gridgov.areas.models import Area
 from gridgov.areas.selectors import SESSION_AREA_KEY
 
 
@@ -221,3 +222,22 @@ def test_anonymous_switch_is_sent_to_login(db, client):
     response = client.post("/areas/switch/", {"area": 1})
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_center_switches_modes_from_the_area_page(org, client):
+    client.force_login(org.users.center)
+    page = client.get(f"/areas/{org.c1.pk}/")
+    assert b'data-testid="mode-form"' in page.content
+    response = client.post(f"/areas/{org.c1.pk}/mode/", {"mode": "emergency"}, follow=True)
+    assert response.status_code == 200
+    assert Area.objects.get(pk=org.g11.pk).mode == "emergency"
+    assert b'value="normal"' in response.content, "the page now offers the way back"
+
+
+def test_grid_worker_gets_no_mode_button_and_cannot_post_it(org, client):
+    client.force_login(org.users.grid_worker)
+    assert b'data-testid="mode-form"' not in client.get(f"/areas/{org.g11.pk}/").content
+    response = client.post(f"/areas/{org.g11.pk}/mode/", {"mode": "emergency"}, follow=True)
+    assert response.status_code == 200
+    assert Area.objects.get(pk=org.g11.pk).mode == "normal"
+    assert client.post(f"/areas/{org.g21.pk}/mode/", {"mode": "emergency"}).status_code == 404
