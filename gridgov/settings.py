@@ -46,6 +46,12 @@ SECRET_KEY = secret_from_env_or_file("SECRET_KEY", lambda: secrets.token_urlsafe
 FIELD_ENCRYPTION_KEY = secret_from_env_or_file(
     "FIELD_ENCRYPTION_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode()
 )
+# 32 bytes, base64: keys the HMAC blind index that exact search of encrypted values uses.
+FIELD_HASH_KEY = secret_from_env_or_file("FIELD_HASH_KEY", lambda: base64.b64encode(secrets.token_bytes(32)).decode())
+# aes-256-gcm, or sm4-gcm for 商用密码 deployments.
+GRIDGOV_FIELD_CIPHER = os.environ.get("GRIDGOV_FIELD_CIPHER", "aes-256-gcm")
+# Roles that may ask to see a full ID or phone number (each view is audited).
+GRIDGOV_REVEAL_ROLES = env_list("GRIDGOV_REVEAL_ROLES", "center,community,grid_leader,grid_worker")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -68,6 +74,7 @@ INSTALLED_APPS = [
     "gridgov.core",
     "gridgov.accounts",
     "gridgov.areas",
+    "gridgov.registry",
     "gridgov.demo",
 ]
 

@@ -13,7 +13,7 @@ from gridgov.areas.choices import CODE_LENGTH, Level, Role
 from gridgov.areas.geo import grid_index
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core.errors import ApplicationError, NotFound
-from gridgov.core.scope import scope_for, scoped, scoped_get
+from gridgov.core.scope import scope_for, scoped, scoped_get, subtree
 
 
 def area_list(*, user: Any) -> QuerySet[Area]:
@@ -51,7 +51,7 @@ def area_tree(*, user: Any, root: Area | None = None, depth_level: str = Level.G
     wanted = levels[: levels.index(depth_level) + 1]
     qs = area_list(user=user).filter(level__in=wanted).only("id", "code", "name", "level", "parent_id", "mode")
     if root is not None:
-        qs = qs.filter(code__startswith=root.code)
+        qs = qs.filter(subtree("code", root.code))
     nodes = {a.pk: TreeNode(a) for a in qs.order_by("code")}
     tops: list[TreeNode] = []
     for node in nodes.values():
@@ -73,7 +73,7 @@ def area_features(
     """
     qs = area_list(user=user).filter(level__in=levels, boundary__isnull=False)
     if root is not None:
-        qs = qs.filter(code__startswith=root.code)
+        qs = qs.filter(subtree("code", root.code))
     features = []
     for a in qs.select_related("parent").only("id", "code", "name", "level", "mode", "boundary", "parent__name"):
         parent_name = a.parent.name if a.parent else ""
@@ -113,7 +113,7 @@ def area_summary(*, user: Any, root: Area) -> AreaSummary:
     """How many communities, grids, groups, party branches, units and staff lie in `root`'s subtree."""
     by_level = dict(
         area_list(user=user)
-        .filter(code__startswith=root.code)
+        .filter(subtree("code", root.code))
         .values_list("level")
         .annotate(n=Count("id"))
         .values_list("level", "n")
@@ -122,13 +122,13 @@ def area_summary(*, user: Any, root: Area) -> AreaSummary:
         communities=by_level.get(Level.COMMUNITY, 0),
         grids=by_level.get(Level.GRID, 0),
         groups=by_level.get(Level.GROUP, 0),
-        party_branches=party_branch_list(user=user).filter(grids__code__startswith=root.code[:15]).distinct().count(),
+        party_branches=party_branch_list(user=user).filter(subtree("grids__code", root.code[:15])).distinct().count(),
         # Units serving the subtree and those serving the areas above it (the police station serves every grid).
         units=unit_list(user=user)
-        .filter(Q(area__code__startswith=root.code) | Q(area__code__in=root.ancestor_codes()))
+        .filter(subtree("area__code", root.code) | Q(area__code__in=root.ancestor_codes()))
         .count(),
         staff=scoped(Post.objects.filter(active=True), user)
-        .filter(Q(area__code__startswith=root.code) | Q(unit__area__code__startswith=root.code))
+        .filter(subtree("area__code", root.code) | subtree("unit__area__code", root.code))
         .values("user")
         .distinct()
         .count(),
@@ -211,7 +211,7 @@ def area_detail(*, user: Any, pk: Any) -> AreaDetail:
         ],
         leaders=[p for p in posts if p.role in (Role.GRID_LEADER, Role.LEADER)],
         party_branches=list(
-            party_branch_list(user=user).filter(grids__code__startswith=area.code).distinct()
+            party_branch_list(user=user).filter(subtree("grids__code", area.code)).distinct()
             if area.level != Level.GROUP
             else party_branch_list(user=user).filter(grids__code=area.code[:15])
         ),

@@ -25,46 +25,8 @@ from gridgov.areas.geo import GRID_INDEX_GENERATION, centre_of, parse_boundary
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core import audit, generations
 from gridgov.core.errors import ApplicationError, PermissionDenied, duplicates_refused, from_validation_error
-
-# GB/T 2260 province prefixes (11 Beijing … 65 Xinjiang, 71 Taiwan, 81/82 Hong Kong, Macao).
-PROVINCE_PREFIXES = frozenset(
-    [
-        "11",
-        "12",
-        "13",
-        "14",
-        "15",
-        "21",
-        "22",
-        "23",
-        "31",
-        "32",
-        "33",
-        "34",
-        "35",
-        "36",
-        "37",
-        "41",
-        "42",
-        "43",
-        "44",
-        "45",
-        "46",
-        "50",
-        "51",
-        "52",
-        "53",
-        "54",
-        "61",
-        "62",
-        "63",
-        "64",
-        "65",
-        "71",
-        "81",
-        "82",
-    ]
-)
+from gridgov.core.scope import subtree
+from gridgov.core.validators import PROVINCES
 
 
 def _require_admin(actor: User | None) -> None:
@@ -89,7 +51,7 @@ def validate_area_code(*, code: str, level: str, parent: Area | None) -> None:
             "invalid_area_code",
         )
     if parent is None:
-        if code[:2] not in PROVINCE_PREFIXES or code[2:COUNTY_CODE_LENGTH] == "0000":
+        if code[:2] not in PROVINCES or code[2:COUNTY_CODE_LENGTH] == "0000":
             raise _invalid("code", _("The first 6 digits must be a GB/T 2260 county code."), "invalid_area_code")
     elif not code.startswith(parent.code):
         raise _invalid(
@@ -232,7 +194,7 @@ def area_set_mode(*, actor: User | None, area: Area, mode: str) -> Area:
     if mode not in Mode.values:
         raise _invalid("mode", _("Unknown mode."))
     with transaction.atomic():
-        count = Area.objects.filter(code__startswith=area.code).update(mode=mode)
+        count = Area.objects.filter(subtree("code", area.code)).update(mode=mode)
         audit.record(actor=actor, event="area.set_mode", obj=area, data={"mode": mode, "areas": count})
     area.mode = mode
     return area

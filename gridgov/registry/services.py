@@ -1,0 +1,507 @@
+"""Every write to the registry, and the audited reveal of full ID and phone numbers.
+
+Validation lives in `validate_*` functions that collect every problem of a record at once and
+raise one ApplicationError with per-field reasons; the services and the spreadsheet import use
+the same functions, so a row refused by the import is refused for the same reason on the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from gridgov.accounts.models import User
+from gridgov.areas.choices import Level, Role
+from gridgov.areas.models import Area
+from gridgov.core import audit
+from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied, duplicates_refused
+from gridgov.core.privacy import ID_NUMBER, plain_of, search_hash
+from gridgov.core.scope import scope_for
+from gridgov.core.validators import parse_id_number, validate_phone
+from gridgov.registry.choices import (
+    BuildingUse,
+    Gender,
+    LivingStatus,
+    PlaceKind,
+    Relation,
+    SafetyGrade,
+    Structure,
+    TagKind,
+)
+from gridgov.registry.models import Building, Household, Place, Resident, Shop, Tag
+
+# Roles that keep the registry of their area; leaders and group leaders read it.
+WRITE_ROLES = frozenset({Role.CENTER, Role.COMMUNITY, Role.GRID_LEADER, Role.GRID_WORKER})
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+
+def _covers(actor: User | None, code: str, roles: Iterable[str]) -> bool:
+    if actor is None or actor.is_superuser:
+        return True
+    roles = set(roles)
+    return any(
+        code.startswith(area_code)
+        for role, area_code in actor.posts.filter(active=True, area__isnull=False).values_list("role", "area__code")
+        if role in roles
+    )
+
+
+def require_write(actor: User | None, grid: Area) -> None:
+    """The actor keeps the registry of this grid (system jobs, actor None, always may)."""
+    if not _covers(actor, grid.code, WRITE_ROLES):
+        if actor is not None and not scope_for(actor).covers_code(grid.code):
+            raise NotFound("not_found", _("%(name)s not found.") % {"name": Area._meta.verbose_name})
+        raise PermissionDenied("forbidden", _("You may not change the registry of this area."))
+
+
+def may_reveal(actor: User | None, code: str) -> bool:
+    """Roles listed in GRIDGOV_REVEAL_ROLES may see full values of records in their area."""
+    return _covers(actor, code, settings.GRIDGOV_REVEAL_ROLES)
+
+
+def may_see_restricted(actor: User | None) -> bool:
+    return actor is None or actor.has_perm("registry.view_restricted_tags")
+
+
+# --- placement --------------------------------------------------------------------------------
+
+
+def placement(*, grid: Area | None, group: Area | None) -> dict[str, Any]:
+    """grid, group and area_code of a record; the group must lie in the grid."""
+    if grid is None and group is not None and group.parent_id:
+        grid = group.parent
+    if grid is None or grid.level != Level.GRID:
+        message = _("Choose a grid.")
+        raise ApplicationError("invalid_area", message, fields={"grid": [message]})
+    if group is not None and (group.level != Level.GROUP or group.parent_id != grid.pk):
+        message = _("The household group must belong to the grid.")
+        raise ApplicationError("invalid_area", message, fields={"group": [message]})
+    return {"grid": grid, "group": group, "area_code": (group or grid).code}
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+@dataclass
+class Problems:
+    """Per-field reasons collected while checking one record."""
+
+    fields: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, name: str, message: Any) -> None:
+        self.fields.setdefault(name, []).append(str(message))
+
+    def raise_if_any(self, code: str = "invalid") -> None:
+        if self.fields:
+            first = next(iter(self.fields.values()))[0]
+            raise ApplicationError(code, first, fields=self.fields)
+
+
+def _choice(problems: Problems, name: str, value: str, choices: Any, *, required: bool = False) -> str:
+    value = (value or "").strip()
+    if not value:
+        if required:
+            problems.add(name, _("This field is required."))
+        return ""
+    if value not in choices.values:
+        problems.add(name, _("Not one of the allowed values."))
+    return value
+
+
+@dataclass
+class ResidentInput:
+    """A resident's fields after checking: ID number normalised, gender and birth date derived."""
+
+    name: str
+    gender: str
+    birth_date: date | None
+    id_number: str
+    phone: str
+    relation: str
+    address: str
+    notes: str
+    living_status: str
+
+
+def validate_resident(
+    *,
+    name: str,
+    gender: str = "",
+    birth_date: date | None = None,
+    id_number: str = "",
+    phone: str = "",
+    relation: str = "",
+    address: str = "",
+    notes: str = "",
+    living_status: str = LivingStatus.RESIDENT,
+) -> ResidentInput:
+    """Check one resident; every problem is reported at once. Gender and birth date come from the
+    ID number when it is given, and must agree with what was entered."""
+    problems = Problems()
+    name = (name or "").strip()
+    if not name:
+        problems.add("name", _("This field is required."))
+    elif len(name) > 50:
+        problems.add("name", _("At most 50 characters."))
+    gender = _choice(problems, "gender", gender, Gender)
+    id_plain = plain_of(id_number).strip()
+    if id_plain:
+        try:
+            info = parse_id_number(id_plain)
+        except ValidationError as exc:
+            problems.add("id_number", exc.messages[0])
+        else:
+            id_plain = info.number
+            if gender and gender != info.gender:
+                problems.add("gender", _("The ID number says %(gender)s.") % {"gender": Gender(info.gender).label})
+            if birth_date and birth_date != info.birth_date:
+                problems.add(
+                    "birth_date",
+                    _("The ID number says %(date)s.") % {"date": info.birth_date.isoformat()},
+                )
+            gender = gender or info.gender
+            birth_date = birth_date or info.birth_date
+    if not gender and "gender" not in problems.fields:
+        problems.add("gender", _("This field is required (or give an ID number)."))
+    if birth_date and birth_date > date.today():
+        problems.add("birth_date", _("The birth date lies in the future."))
+    phone_plain = plain_of(phone).strip()
+    if phone_plain:
+        try:
+            phone_plain = validate_phone(phone_plain)
+        except ValidationError as exc:
+            problems.add("phone", exc.messages[0])
+    relation = _choice(problems, "relation", relation, Relation)
+    living_status = _choice(problems, "living_status", living_status or LivingStatus.RESIDENT, LivingStatus)
+    problems.raise_if_any()
+    return ResidentInput(
+        name=name,
+        gender=gender,
+        birth_date=birth_date,
+        id_number=id_plain,
+        phone=phone_plain,
+        relation=relation,
+        address=(address or "").strip(),
+        notes=(notes or "").strip(),
+        living_status=living_status,
+    )
+
+
+def duplicate_id_number(id_number: str, *, exclude_pk: int | None = None) -> Resident | None:
+    """The resident who already holds this ID number, if any."""
+    if not id_number:
+        return None
+    qs = Resident.objects.filter(id_number_hash=search_hash(ID_NUMBER, id_number))
+    if exclude_pk is not None:
+        qs = qs.exclude(pk=exclude_pk)
+    return qs.only("id", "name", "area_code").first()
+
+
+def _refuse_duplicate(existing: Resident) -> Conflict:
+    """409 naming the existing record; `fields.existing_resident` carries the link to it."""
+    message = _("This ID number is already registered (resident #%(id)s).") % {"id": existing.pk}
+    url = reverse("registry:resident_detail", args=[existing.pk])
+    return Conflict("duplicate_id_number", message, fields={"id_number": [message], "existing_resident": [url]})
+
+
+def _check_tags(actor: User | None, tags: Iterable[Tag]) -> list[Tag]:
+    tags = list(tags)
+    if any(t.restricted for t in tags) and not may_see_restricted(actor):
+        raise PermissionDenied("forbidden", _("Key-person tags need their own permission."))
+    return tags
+
+
+# --- residents --------------------------------------------------------------------------------
+
+
+def resident_create(
+    *,
+    actor: User | None,
+    grid: Area | None = None,
+    group: Area | None = None,
+    household: Household | None = None,
+    tags: Iterable[Tag] = (),
+    **fields: Any,
+) -> Resident:
+    """Register a resident in a grid (and household group, household)."""
+    if household is not None:
+        grid, group = grid or household.grid, group or household.group
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    data = validate_resident(**fields)
+    tags = _check_tags(actor, tags)
+    existing = duplicate_id_number(data.id_number)
+    if existing is not None:
+        raise _refuse_duplicate(existing)
+    resident = Resident(household=household, **place, **data.__dict__)
+    with (
+        duplicates_refused("duplicate_id_number", _("This ID number is already registered."), field="id_number"),
+        transaction.atomic(),
+    ):
+        resident.save()
+        if tags:
+            resident.tags.set(tags)
+        audit.record(
+            actor=actor,
+            event="resident.create",
+            obj=resident,
+            data={"area": place["area_code"], "tags": [t.code for t in tags]},
+        )
+    return resident
+
+
+RESIDENT_FIELDS = (
+    "name",
+    "gender",
+    "birth_date",
+    "id_number",
+    "phone",
+    "relation",
+    "address",
+    "notes",
+    "living_status",
+)
+
+
+def resident_update(
+    *,
+    actor: User | None,
+    resident: Resident,
+    grid: Area | None = None,
+    group: Area | None = None,
+    household: Household | None = None,
+    tags: Iterable[Tag] | None = None,
+    **changes: Any,
+) -> Resident:
+    """Change a resident. ID and phone numbers left out (or blank on a form) keep their value."""
+    require_write(actor, resident.grid)
+    unknown = set(changes) - set(RESIDENT_FIELDS)
+    if unknown:
+        raise ApplicationError("invalid", _("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    current = {name: getattr(resident, name) for name in RESIDENT_FIELDS}
+    merged = {**current, **{k: v for k, v in changes.items() if v is not None}}
+    data = validate_resident(**merged)
+    place = placement(grid=grid or resident.grid, group=group if grid or group else resident.group)
+    if place["grid"].pk != resident.grid_id:
+        require_write(actor, place["grid"])
+    if tags is not None:
+        tags = _check_tags(actor, tags)
+    existing = duplicate_id_number(data.id_number, exclude_pk=resident.pk)
+    if existing is not None:
+        raise _refuse_duplicate(existing)
+    changed = sorted(name for name in RESIDENT_FIELDS if plain_of(getattr(data, name)) != plain_of(current[name]))
+    with transaction.atomic():
+        for name in RESIDENT_FIELDS:
+            setattr(resident, name, getattr(data, name))
+        for name, value in place.items():
+            setattr(resident, name, value)
+        if household is not None:
+            resident.household = household
+        resident.save()
+        if tags is not None:
+            resident.tags.set(tags)
+        # Never the values of sensitive fields: only which fields changed.
+        audit.record(actor=actor, event="resident.update", obj=resident, data={"fields": changed})
+    return resident
+
+
+def reveal(*, actor: User | None, obj: Resident | Shop, ip: str | None = None) -> dict[str, str]:
+    """The full ID and phone numbers of one record, for a permitted role; every call is audited."""
+    if not may_reveal(actor, obj.area_code):
+        audit.record(actor=actor, event="privacy.reveal", obj=obj, result="denied", ip=ip)
+        raise PermissionDenied("forbidden", _("Your role may not see full ID and phone numbers."))
+    values = {name: plain_of(getattr(obj, name)) for name in ("id_number", "phone") if hasattr(obj, name)}
+    audit.record(actor=actor, event="privacy.reveal", obj=obj, ip=ip, data={"fields": sorted(values)})
+    return values
+
+
+# --- households, buildings, shops, places, tags -----------------------------------------------
+
+
+def _clean_and_save(actor: User | None, obj: Any, event: str, code: str, data: dict | None = None) -> Any:
+    try:
+        obj.full_clean(exclude=["grid", "group", "head", "household", "building"])
+    except ValidationError as exc:
+        from gridgov.core.errors import from_validation_error
+
+        raise from_validation_error(exc, code=code) from exc
+    with transaction.atomic():
+        obj.save()
+        audit.record(actor=actor, event=event, obj=obj, data=data or {})
+    return obj
+
+
+def household_create(
+    *,
+    actor: User | None,
+    grid: Area | None = None,
+    group: Area | None = None,
+    address: str,
+    building: Building | None = None,
+    room: str = "",
+    number: str = "",
+) -> Household:
+    """Register a household (户); members join it through `household_add_member`."""
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    household = Household(address=address.strip(), building=building, room=room.strip(), number=number, **place)
+    return _clean_and_save(actor, household, "household.create", "invalid_household", {"area": place["area_code"]})
+
+
+def household_set_head(*, actor: User | None, household: Household, head: Resident) -> Household:
+    """Make a member the head of the household."""
+    require_write(actor, household.grid)
+    if head.household_id != household.pk:
+        message = _("The head must be a member of the household.")
+        raise ApplicationError("invalid_household", message, fields={"head": [message]})
+    with transaction.atomic():
+        household.head = head
+        household.save(update_fields=["head", "updated_at"])
+        head.relation = Relation.HEAD
+        head.save(update_fields=["relation", "updated_at"])
+        audit.record(actor=actor, event="household.set_head", obj=household, data={"head": head.pk})
+    return household
+
+
+def building_create(
+    *,
+    actor: User | None,
+    grid: Area | None = None,
+    group: Area | None = None,
+    address: str,
+    use: str,
+    name: str = "",
+    floors: int | None = None,
+    structure: str = "",
+    year_built: int | None = None,
+    safety_grade: str = "",
+    lng: float | None = None,
+    lat: float | None = None,
+) -> Building:
+    """Register a building (房屋), self-built houses included."""
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    problems = Problems()
+    _choice(problems, "use", use, BuildingUse, required=True)
+    _choice(problems, "structure", structure, Structure)
+    if safety_grade and safety_grade not in SafetyGrade.values:
+        problems.add("safety_grade", _("Not one of the allowed values."))
+    if year_built is not None and not (1800 <= int(year_built) <= date.today().year):
+        problems.add("year_built", _("Not a plausible year."))
+    _check_point(problems, lng, lat)
+    problems.raise_if_any("invalid_building")
+    building = Building(
+        address=address.strip(),
+        use=use,
+        name=name.strip(),
+        floors=floors,
+        structure=structure,
+        year_built=year_built,
+        safety_grade=safety_grade,
+        lng=lng,
+        lat=lat,
+        **place,
+    )
+    return _clean_and_save(actor, building, "building.create", "invalid_building", {"area": place["area_code"]})
+
+
+def _check_point(problems: Problems, lng: float | None, lat: float | None) -> None:
+    if (lng is None) != (lat is None):
+        problems.add("lng", _("Give both longitude and latitude, or neither."))
+    elif lng is not None and not (-180 <= float(lng) <= 180 and -90 <= float(lat) <= 90):
+        problems.add("lng", _("Not a longitude and latitude in degrees."))
+
+
+def shop_create(
+    *,
+    actor: User | None,
+    grid: Area | None = None,
+    group: Area | None = None,
+    name: str,
+    business_type: str,
+    licence_number: str = "",
+    operator: str = "",
+    phone: str = "",
+    address: str = "",
+    lng: float | None = None,
+    lat: float | None = None,
+) -> Shop:
+    """Register a shop (门店) in a household group of shops."""
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    problems = Problems()
+    phone_plain = plain_of(phone).strip()
+    if phone_plain:
+        try:
+            phone_plain = validate_phone(phone_plain)
+        except ValidationError as exc:
+            problems.add("phone", exc.messages[0])
+    licence_number = licence_number.strip().upper()
+    if licence_number and (len(licence_number) != 18 or not licence_number.isalnum()):
+        problems.add("licence_number", _("A unified social credit code has 18 letters and digits."))
+    _check_point(problems, lng, lat)
+    problems.raise_if_any("invalid_shop")
+    shop = Shop(
+        name=name.strip(),
+        business_type=business_type.strip(),
+        licence_number=licence_number,
+        operator=operator.strip(),
+        phone=phone_plain,
+        address=address.strip(),
+        lng=lng,
+        lat=lat,
+        **place,
+    )
+    return _clean_and_save(actor, shop, "shop.create", "invalid_shop", {"area": place["area_code"]})
+
+
+def place_create(
+    *,
+    actor: User | None,
+    grid: Area | None = None,
+    group: Area | None = None,
+    kind: str,
+    name: str,
+    geometry: dict,
+    description: str = "",
+) -> Place:
+    """Register a place (点位): a point or a line such as the road beside a park."""
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    problems = Problems()
+    _choice(problems, "kind", kind, PlaceKind, required=True)
+    if not isinstance(geometry, dict) or geometry.get("type") not in ("Point", "LineString", "Polygon"):
+        problems.add("geometry", _("A GeoJSON Point, LineString or Polygon is expected."))
+    else:
+        from shapely.geometry import shape
+
+        try:
+            if not shape(geometry).is_valid:
+                problems.add("geometry", _("The geometry is not valid."))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            problems.add("geometry", _("The geometry is not valid."))
+    problems.raise_if_any("invalid_place")
+    obj = Place(kind=kind, name=name.strip(), geometry=geometry, description=description.strip(), **place)
+    return _clean_and_save(actor, obj, "place.create", "invalid_place", {"area": place["area_code"]})
+
+
+def tag_create(*, actor: User | None, code: str, name: str, kind: str, description: str = "", order: int = 100) -> Tag:
+    """Add a tag to the catalogue (administrators)."""
+    if actor is not None and not actor.is_superuser:
+        raise PermissionDenied("forbidden", _("Only administrators may change the tag catalogue."))
+    problems = Problems()
+    _choice(problems, "kind", kind, TagKind, required=True)
+    problems.raise_if_any("invalid_tag")
+    tag = Tag(code=code.strip(), name=name.strip(), kind=kind, description=description, order=order)
+    with duplicates_refused("invalid_tag", _("A tag with this code or name exists."), field="code"):
+        return _clean_and_save(actor, tag, "tag.create", "invalid_tag")
