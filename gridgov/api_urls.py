@@ -6,11 +6,25 @@ from rest_framework.routers import DefaultRouter
 
 from gridgov.accounts.api.views import MeView, TokenView
 from gridgov.areas.api.views import AreaViewSet, PartyBranchViewSet, UnitViewSet
+from gridgov.registry.api.views import (
+    BuildingViewSet,
+    HouseholdViewSet,
+    PlaceViewSet,
+    ResidentViewSet,
+    ShopViewSet,
+    TagViewSet,
+)
 
 router = DefaultRouter()
 router.register("areas", AreaViewSet, basename="area")
 router.register("units", UnitViewSet, basename="unit")
 router.register("party-branches", PartyBranchViewSet, basename="party-branch")
+router.register("residents", ResidentViewSet, basename="resident")
+router.register("households", HouseholdViewSet, basename="household")
+router.register("buildings", BuildingViewSet, basename="building")
+router.register("shops", ShopViewSet, basename="shop")
+router.register("places", PlaceViewSet, basename="place")
+router.register("tags", TagViewSet, basename="tag")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

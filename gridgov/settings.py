@@ -171,6 +171,8 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Spreadsheet imports (registry): larger files are refused before they are read.
+GRIDGOV_IMPORT_MAX_BYTES = int(os.environ.get("GRIDGOV_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Map: no base tiles unless a tile server is configured (intranets have no internet).
 GRIDGOV_MAP_TILE_URL = os.environ.get("GRIDGOV_MAP_TILE_URL", "")
@@ -199,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "UnitKindEnum": "gridgov.areas.choices.UnitKind",
+        "TagKindEnum": "gridgov.registry.choices.TagKind",
+        "PlaceKindEnum": "gridgov.registry.choices.PlaceKind",
+    },
 }
 
 # Filter forms: an empty choice reads "All", not "---------".
@@ -230,9 +237,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"mask_personal_data": {"()": "gridgov.core.logging.MaskPersonalData"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_personal_data"]}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("GRIDGOV_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's request lines: through the same masking handler, not Django's own.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 CSRF_FAILURE_VIEW = "gridgov.core.views.csrf_failure"
 GRIDGOV_TRUST_X_FORWARDED_FOR = env_bool("GRIDGOV_TRUST_X_FORWARDED_FOR", False)

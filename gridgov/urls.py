@@ -7,6 +7,7 @@ from gridgov.core import views as core_views
 urlpatterns = [
     path("", area_views.home, name="home"),
     path("", include("gridgov.areas.urls")),
+    path("registry/", include("gridgov.registry.urls")),
     path("", include("gridgov.core.urls")),
     path("accounts/", include("gridgov.accounts.urls")),
     path("api/v1/", include(("gridgov.api_urls", "api"))),

@@ -67,6 +67,12 @@ def _keyring(encryption: str, hash_key: str, cipher: str) -> Keyring:
             kid, text = f"k{index + 1}", kid
         if not kid.isalnum():
             raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY ids must be letters and digits")
+        if kid in keys:
+            # Silently keeping one of the two would seal new values under the wrong key.
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEY names key {kid} twice (a key without an id is k<its position>: "
+                "write id:base64 for every key, e.g. k2:<new>,k1:<old>)"
+            )
         keys[kid] = _b64key(text, "FIELD_ENCRYPTION_KEY")
         current = current or kid
     if not keys:

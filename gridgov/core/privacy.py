@@ -84,8 +84,12 @@ class Sensitive:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sensitive):
-            return self._plain == other._plain
+            return self.kind == other.kind and self._plain == other._plain
         return NotImplemented
+
+    def __reduce__(self):
+        # Caches and sessions pickle what they keep: a full value must never land there.
+        raise TypeError("Sensitive values cannot be pickled")
 
     def __hash__(self) -> int:
         return hash((self.kind, self._plain))
@@ -146,7 +150,7 @@ class EncryptedField(models.TextField):
             value = self.to_python(value)
             setattr(model_instance, self.attname, value)
         if self.hash_field:
-            plain = value.reveal()
+            plain = NORMALIZERS[self.kind](value.reveal())  # the form get_prep_value seals, so search finds it
             setattr(model_instance, self.hash_field, crypto.blind_index(plain) if plain else None)
         return value
 

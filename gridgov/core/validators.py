@@ -6,6 +6,7 @@ Messages never repeat the value checked: they end up in logs and import reports.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -53,8 +54,10 @@ PROVINCES = frozenset(
 )
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-LANDLINE = re.compile(r"^0\d{2,3}-?[2-9]\d{6,7}(?:-\d{1,6})?$")
+MOBILE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+LANDLINE = re.compile(r"^0\d{2,3}-?[2-9]\d{6,7}(?:-\d{1,6})?$", re.ASCII)
+# A landline typed with or without the area code's hyphen; 010 and 02x are the only 3-digit area codes.
+LANDLINE_PARTS = re.compile(r"^(0\d{2,3})-?(\d{7,8})(-\d{1,6})?$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def id_check_digit(first17: str) -> str:
 
 
 def normalize_id_number(value: str) -> str:
-    return (value or "").strip().replace(" ", "").upper()
+    # NFKC: full-width digits and Ｘ typed with a Chinese input method are the same number.
+    return unicodedata.normalize("NFKC", value or "").strip().replace(" ", "").upper()
 
 
 def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
@@ -81,7 +85,7 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
     number = normalize_id_number(value)
     if len(number) != 18:
         raise ValidationError(_("An ID number has 18 characters."), code="id_length")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not number.isascii() or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
         raise ValidationError(_("An ID number has 17 digits and a final digit or X."), code="id_characters")
     if number[:2] not in PROVINCES or number[2:6] == "0000":
         raise ValidationError(_("The first 6 digits are not a GB/T 2260 region code."), code="id_region")
@@ -98,10 +102,18 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
 
 
 def normalize_phone(value: str) -> str:
-    """Digits and the area code's hyphen only: '138 0000 1234' → '13800001234', '+86' dropped."""
-    text = (value or "").strip().replace(" ", "").replace("（", "(").replace("）", ")")
+    """Digits and the area code's hyphen only: '138 0000 1234' → '13800001234', '+86' dropped,
+    '0554 2669359' and '(0554)2669359' → '0554-2669359' (one form, so one blind index)."""
+    text = unicodedata.normalize("NFKC", value or "").strip().replace(" ", "").replace("（", "(").replace("）", ")")
+    if re.fullmatch(r"(\+?86|0086)?-?1\d{2}-\d{4}-\d{4}", text, re.ASCII):  # 138-1234-5678
+        text = text.replace("-", "")
     text = re.sub(r"^(\+?86|0086)(?=1\d{10}$)", "", text)
     text = re.sub(r"^\((0\d{2,3})\)", r"\1-", text)
+    parts = LANDLINE_PARTS.match(text)
+    if parts:
+        digits = parts[1] + parts[2]
+        area = 3 if digits[1] in "12" else 4
+        text = f"{digits[:area]}-{digits[area:]}{parts[3] or ''}"
     return text
 
 

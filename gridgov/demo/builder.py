@@ -3,7 +3,9 @@
 `rebuild` checks that the database is disposable, flushes it, calls `build` and writes the
 `DemoMarker` last, all in one transaction. `build` runs one function per part (`PARTS`); later
 apps append their own part (registry, cases, …) and read what earlier parts left in `DemoSummary`.
-Every row is written through the apps' services (actor None), so validation and audit run.
+Every row is written through the apps' services (actor None), so validation and audit run — except
+the registry's ten thousand residents, which its part checks with the services' own validation
+function and bulk-inserts, writing one audit event for the part (see `gridgov.registry.demo`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class DemoSummary:
     party_branches: list[PartyBranch] = field(default_factory=list)
     accounts: list[DemoAccount] = field(default_factory=list)
     used_names: set[str] = field(default_factory=set)
+    registry: dict[str, Any] = field(default_factory=dict)  # what the registry part counted
+    places: dict[str, Any] = field(default_factory=dict)  # "park", "park_road" (新建社区A区) → registry.Place
 
     def rng(self, part: str) -> random.Random:
         """A generator of its own per part, so adding a part never changes what the others build."""
@@ -457,7 +461,39 @@ def build_accounts(summary: DemoSummary) -> str:
     return _("accounts… %(count)d accounts") % {"count": len(summary.accounts)}
 
 
-PARTS: list[Callable[[DemoSummary], str]] = [build_areas, build_units, build_party_branches, build_accounts]
+# --- registry -------------------------------------------------------------------------------
+
+
+def build_registry(summary: DemoSummary) -> str:
+    """Households, residents, buildings, shops and places of every grid (see `gridgov.registry.demo`)."""
+    from gridgov.registry.demo import build_registry_demo
+
+    counts = build_registry_demo(summary)
+    summary.registry = {
+        "buildings": counts.buildings,
+        "self_built": counts.self_built,
+        "households": counts.households,
+        "residents": counts.residents,
+        "shops": counts.shops,
+        "places": counts.places,
+        "tags": counts.tags,
+    }
+    return (
+        _(
+            "registry… %(households)d households, %(residents)d residents, %(buildings)d buildings "
+            "(%(self_built)d self-built), %(shops)d shops, %(places)d places"
+        )
+        % summary.registry
+    )
+
+
+PARTS: list[Callable[[DemoSummary], str]] = [
+    build_areas,
+    build_units,
+    build_party_branches,
+    build_accounts,
+    build_registry,
+]
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -474,6 +510,13 @@ def _random_name(rng: random.Random) -> str:
     given = MALE_GIVEN if rng.random() < 0.5 else FEMALE_GIVEN
     length = 1 if rng.random() < 0.3 else 2
     return rng.choice(SURNAMES) + "".join(rng.sample(given, length))
+
+
+def given_name(rng: random.Random, gender: str) -> str:
+    """A given name (one or two characters) for a man ("male") or a woman; the family gives the surname."""
+    given = MALE_GIVEN if gender == "male" else FEMALE_GIVEN
+    length = 1 if rng.random() < 0.3 else 2
+    return "".join(rng.sample(given, length))
 
 
 # --- output ---------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Gender(models.TextChoices):
@@ -19,7 +20,7 @@ class Relation(models.TextChoices):
     HEAD = "head", _("Head of household")
     SPOUSE = "spouse", _("Spouse")
     CHILD = "child", _("Child")
-    PARENT = "parent", _("Parent")
+    PARENT = "parent", pgettext_lazy("relation", "Parent")
     GRANDCHILD = "grandchild", _("Grandchild")
     SIBLING = "sibling", _("Sibling")
     OTHER = "other", _("Other relative")

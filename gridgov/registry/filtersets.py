@@ -5,6 +5,8 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from gridgov.areas.choices import Level
 from gridgov.core.scope import subtree
@@ -41,6 +43,7 @@ class PlacedFilterSet(django_filters.FilterSet):
         queryset=_areas(Level.GROUP), field_name="group", label=_("Household group")
     )
 
+    @extend_schema_field(OpenApiTypes.INT)
     def filter_area(self, queryset, name, value):
         return queryset.filter(subtree("area_code", value.code)) if value else queryset
 
@@ -51,7 +54,11 @@ class ResidentFilterSet(PlacedFilterSet):
         label=_("Name, full ID number or full phone number"),
         widget=forms.TextInput(attrs={"placeholder": _("Name, full ID or phone number")}),
     )
-    tags = django_filters.ModelMultipleChoiceFilter(queryset=_tags, field_name="tags", conjoined=True, label=_("Tags"))
+    # conjoined: one join per tag, each matching a resident once, so no DISTINCT (which would make the
+    # count wrap every column over millions of rows).
+    tags = django_filters.ModelMultipleChoiceFilter(
+        queryset=_tags, field_name="tags", conjoined=True, distinct=False, label=_("Tags")
+    )
     living_status = django_filters.ChoiceFilter(choices=LivingStatus.choices, label=_("Living status"))
     gender = django_filters.ChoiceFilter(choices=Gender.choices, label=_("Gender"))
     age_min = django_filters.NumberFilter(method="filter_age", label=_("Age from"), min_value=0, max_value=150)

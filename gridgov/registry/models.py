@@ -201,3 +201,57 @@ class Place(Placed):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImportJob(BaseModel):
+    """A spreadsheet import started from the page: its upload, progress and outcome.
+
+    Private to its creator (and superusers) through `registry.imports.import_job_get`. The upload
+    holds full personal data, so it is deleted as soon as the job finishes; the job keeps only
+    masked values in `errors`.
+    """
+
+    class Kind(models.TextChoices):
+        RESIDENTS = "residents", _("Residents")
+        HOUSEHOLDS = "households", _("Households")
+        BUILDINGS = "buildings", _("Buildings")
+        SHOPS = "shops", _("Shops")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        FAILED = "failed", _("Failed")
+        SUCCEEDED = "succeeded", _("Succeeded")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file = models.FileField(_("file"), upload_to="imports/", max_length=200, blank=True)
+    file_name = models.CharField(_("file name"), max_length=200)
+    actor = models.ForeignKey(
+        "accounts.User", verbose_name=_("started by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    area_code = models.CharField(_("area code"), max_length=17, blank=True)
+    dry_run = models.BooleanField(_("check only"), default=False)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(_("rows"), default=0)
+    processed = models.PositiveIntegerField(_("rows checked"), default=0)
+    created = models.PositiveIntegerField(_("rows created"), default=0)
+    error_count = models.PositiveIntegerField(_("errors"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    # The actor's top area; the selector narrows further to the actor's own jobs.
+    scope_rule = ScopeRule(area="area_code")
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["actor", "-created_at"], name="importjob_actor_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.file_name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.FAILED, self.State.SUCCEEDED)

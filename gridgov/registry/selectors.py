@@ -23,6 +23,10 @@ def tag_list(*, user: Any) -> QuerySet[Tag]:
     return qs
 
 
+def tag_get(*, user: Any, pk: Any) -> Tag:
+    return scoped_get(tag_list(user=user), user, pk=pk)
+
+
 def visible_tags(user: Any) -> Prefetch:
     """Prefetch of a resident's tags that hides restricted ones from those without the permission."""
     return Prefetch("tags", queryset=tag_list(user=user).only("id", "code", "name", "kind"))
@@ -73,6 +77,9 @@ def resident_list(*, user: Any) -> QuerySet[Resident]:
     return (
         scoped(Resident.objects.all(), user)
         .select_related("grid", "group", "household")
+        # Nothing that lists residents draws their areas' boundaries; decoding two polygons per row
+        # costs more than the rest of the row and feeds the garbage collector (see registry/bench.py).
+        .defer("grid__boundary", "group__boundary")
         .prefetch_related(visible_tags(user))
     )
 
@@ -115,7 +122,7 @@ def shop_get(*, user: Any, pk: Any) -> Shop:
 
 
 def place_list(*, user: Any) -> QuerySet[Place]:
-    return scoped(Place.objects.all(), user).select_related("grid")
+    return scoped(Place.objects.all(), user).select_related("grid", "group")
 
 
 def place_get(*, user: Any, pk: Any) -> Place:
