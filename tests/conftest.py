@@ -140,3 +140,13 @@ def next_totp_code(device) -> str:
 
     device.refresh_from_db()
     return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=device.drift + 1):06d}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _huey_immediate():
+    """Tasks run inline in tests. The environment variable above comes too late for the settings
+    pytest-django has already loaded, so switch the queue itself."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = True
+    yield

@@ -42,7 +42,7 @@ from gridgov.registry.models import Resident, Tag
 from gridgov.registry.selectors import resident_list, resident_search_q
 
 define_size("residents", tiny=2_000, small=200_000, full=1_000_000)
-define_size("import_rows", tiny=300, small=50_000, full=100_000)
+define_size("import_rows", tiny=300, small=100_000, full=100_000)
 define_size("registry_communities", tiny=2, small=10, full=10)
 define_size("registry_grids_per_community", tiny=4, small=50, full=50)
 define_size("registry_groups_per_grid", tiny=2, small=12, full=12)

@@ -121,6 +121,7 @@ def _job_context(job: ImportJob) -> dict[str, Any]:
         "errors": job.errors[:ERRORS_SHOWN],
         "errors_cut": job.error_count > ERRORS_SHOWN,
         "writing": job.state == ImportJob.State.RUNNING and job.total and job.processed >= job.total,
+        "list_url": reverse(EXPORT_SOURCES[job.kind][2]) if job.kind in EXPORT_SOURCES else "",
     }
 
 

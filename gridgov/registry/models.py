@@ -134,9 +134,11 @@ class Resident(Placed):
     gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_number = EncryptedField(_("ID number"), kind=ID_NUMBER, hash_field="id_number_hash")
-    id_number_hash = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # Indexed in Meta, not with unique=/db_index=: on PostgreSQL those add a second, LIKE-pattern index
+    # that exact hash lookups never use and every insert pays for (see registry/bench.py).
+    id_number_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     phone = EncryptedField(_("phone"), kind=PHONE, hash_field="phone_hash")
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
     household = models.ForeignKey(
         Household, verbose_name=_("household"), null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
@@ -156,7 +158,9 @@ class Resident(Placed):
             models.Index(fields=["area_code", "id"], name="resident_scope_idx"),
             models.Index(fields=["name"], name="resident_name_idx"),
             models.Index(fields=["birth_date"], name="resident_birth_idx"),
+            models.Index(fields=["phone_hash"], name="resident_phone_hash_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["id_number_hash"], name="resident_id_number_hash_unique")]
 
     def __str__(self) -> str:
         return self.name
@@ -170,7 +174,7 @@ class Shop(Placed):
     licence_number = models.CharField(_("business licence number"), max_length=32, blank=True)
     operator = models.CharField(_("operator"), max_length=50, blank=True)
     phone = EncryptedField(_("phone"), kind=PHONE, hash_field="phone_hash")
-    phone_hash = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)  # indexed in Meta
     address = models.CharField(_("address"), max_length=200, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)
     lat = models.FloatField(_("latitude"), null=True, blank=True)
@@ -179,7 +183,10 @@ class Shop(Placed):
         verbose_name = _("shop")
         verbose_name_plural = _("shops")
         ordering = ["area_code", "id"]
-        indexes = [models.Index(fields=["area_code", "id"], name="shop_scope_idx")]
+        indexes = [
+            models.Index(fields=["area_code", "id"], name="shop_scope_idx"),
+            models.Index(fields=["phone_hash"], name="shop_phone_hash_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

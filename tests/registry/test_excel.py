@@ -707,3 +707,31 @@ def test_the_error_report_has_the_columns_of_the_page(tmp_path):
         excel.REPORT_HEADERS,
         (3, "身份证号码", "340404********1234", "校验位错误"),
     ]
+
+
+def test_an_id_number_typed_into_the_wrong_column_is_masked_in_the_report(org, tags):
+    number, mobile = id_number(), "13812345678"
+    rows = [resident_row(网格=number, 身份证号码=None, 性别="男", 居住地址=f"电话{mobile}")]
+    result = excel.import_file("residents", filled("residents", rows), actor=None)
+    assert [(e.row, e.column, e.value) for e in result.errors] == [(2, "网格", number[:6] + "********" + number[-4:])]
+    assert_nothing_in_clear(error_texts(result), number, mobile)
+
+
+def test_other_databases_fall_back_to_bulk_create(org, tags, monkeypatch):
+    original = excel.RowInserter.__init__
+
+    def unsupported(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.supported = False
+
+    monkeypatch.setattr(excel.RowInserter, "__init__", unsupported)
+    household = services.household_create(actor=None, grid=org.g11, address="幸福路1号", number="A-1")
+    number = id_number()
+    rows = [resident_row(身份证号码=number, 联系电话="13812345678", 标签="低保", 户号="A-1", 与户主关系="户主")]
+    assert excel.import_file("residents", filled("residents", rows), actor=None).created == 1
+    resident = Resident.objects.get()
+    assert resident.id_number.reveal() == number and resident.id_number_hash == search_hash(ID_NUMBER, number)
+    assert resident.phone_hash == search_hash(PHONE, "13812345678")
+    assert [t.code for t in resident.tags.all()] == ["dibao"]
+    household.refresh_from_db()
+    assert household.head == resident

@@ -453,11 +453,22 @@ def test_create_resident_with_a_household_of_another_grid_is_refused(reg, client
 
 
 def test_create_resident_with_a_duplicate_id_links_the_existing_record(reg, client):
-    client.force_login(reg.org.users.grid_worker)
+    """Community staff of C1 see 王五 in G12: the refusal links to the record."""
+    client.force_login(reg.org.users.community)
     response = client.post("/registry/residents/new/", form_data(reg.org, id_number=reg.ids.wang))
     assert response.status_code == 200
     assert response.context["form"].errors["id_number"]
     assert f'href="/registry/residents/{reg.wang.pk}/"' in section(response, "form-errors", "</div>\n  </div>")
+    assert not Resident.objects.filter(name="孙七").exists()
+
+
+def test_duplicate_held_outside_the_users_area_is_not_named(reg, client):
+    """wg01 (G11) may not learn that 王五 of G12 holds the number, nor where."""
+    client.force_login(reg.org.users.grid_worker)
+    response = client.post("/registry/residents/new/", form_data(reg.org, id_number=reg.ids.wang))
+    assert response.status_code == 200
+    assert response.context["form"].errors["id_number"]
+    assert f"/registry/residents/{reg.wang.pk}/" not in response.content.decode()
     assert not Resident.objects.filter(name="孙七").exists()
 
 

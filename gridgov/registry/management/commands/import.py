@@ -58,13 +58,15 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(_("No active user %(name)s.") % {"name": user})
         tty = hasattr(self.stderr, "isatty") and self.stderr.isatty()
+        shown: set[int] = set()
 
         def progress(done: int, total: int) -> None:
             line = _("checked %(done)s of %(total)s rows") % {"done": f"{done:,}", "total": f"{total:,}"}
             if tty:
                 self.stderr.write("\r" + line, ending="")
                 self.stderr.flush()
-            elif done == total or done % 10_000 == 0:
+            elif (done == total or done % 10_000 == 0) and done not in shown:
+                shown.add(done)
                 self.stderr.write(line)
 
         try:
