@@ -326,7 +326,16 @@ def resident_update(
     existing = duplicate_id_number(data.id_number, exclude_pk=resident.pk)
     if existing is not None:
         raise _refuse_duplicate(existing, actor)
-    changed = sorted(name for name in RESIDENT_FIELDS if plain_of(getattr(data, name)) != plain_of(current[name]))
+    changed = [name for name in RESIDENT_FIELDS if plain_of(getattr(data, name)) != plain_of(current[name])]
+    moved = {"area": place["area_code"]} if place["area_code"] != resident.area_code else {}
+    if moved:
+        changed.append("area")
+    if household is not None and household.pk != resident.household_id:
+        changed.append("household")
+    before_tags = sorted(t.code for t in resident.tags.all()) if tags is not None else []
+    tag_change = {}
+    if tags is not None and sorted(t.code for t in tags) != before_tags:
+        tag_change = {"tags": {"before": before_tags, "after": sorted(t.code for t in tags)}}
     with (
         duplicates_refused("duplicate_id_number", _("This ID number is already registered."), field="id_number"),
         transaction.atomic(),
@@ -340,8 +349,13 @@ def resident_update(
         resident.save()
         if tags is not None:
             resident.tags.set(tags)
-        # Never the values of sensitive fields: only which fields changed.
-        audit.record(actor=actor, event="resident.update", obj=resident, data={"fields": changed})
+        # Never the values of sensitive fields: which fields changed, a new area, tag codes.
+        audit.record(
+            actor=actor,
+            event="resident.update",
+            obj=resident,
+            data={"fields": sorted(changed), **moved, **tag_change},
+        )
     return resident
 
 

@@ -735,3 +735,14 @@ def test_services_accept_sensitive_values(org):
     resident = make(org, id_number=Sensitive(ID, ID_NUMBER), phone=Sensitive(MOBILE, PHONE))
     fresh = Resident.objects.get(pk=resident.pk)
     assert (fresh.id_number.reveal(), fresh.phone.reveal()) == (ID, MOBILE)
+
+
+def test_update_audits_moves_and_tag_changes_but_no_values(org):
+    resident = make(org, actor=org.users.community, phone="13812345678")
+    dibao = Tag.objects.get(code="dibao")
+    services.resident_update(actor=org.users.community, resident=resident, grid=org.g12, tags=[dibao])
+    event = AuditEvent.objects.filter(event_type="resident.update").latest("id")
+    assert event.data["area"] == org.g12.code
+    assert "area" in event.data["fields"]
+    assert event.data["tags"] == {"before": [], "after": ["dibao"]}
+    assert ID not in json.dumps(event.data) and "13812345678" not in json.dumps(event.data)
