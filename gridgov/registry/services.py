@@ -396,6 +396,33 @@ def _comparable(value: Any) -> Any:
     return value.pk if hasattr(value, "_meta") else plain_of(value)
 
 
+def _create_placed(
+    *,
+    actor: User | None,
+    model: type,
+    grid: Area | None,
+    group: Area | None,
+    fields: dict[str, Any],
+    clean: Any,
+    event: str,
+    code: str,
+) -> Any:
+    """Register a household, building, shop or place: `clean` (the same checks as on update) takes
+    the fields, and its signature is the list of fields the record has."""
+    place = placement(grid=grid, group=group)
+    require_write(actor, place["grid"])
+    parameters = inspect.signature(clean).parameters
+    unknown = set(fields) - set(parameters)
+    if unknown:
+        raise ApplicationError(code, _("Unknown fields: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    missing = [n for n, p in parameters.items() if p.default is inspect.Parameter.empty and n not in fields]
+    if missing:
+        required = str(_("This field is required."))
+        raise ApplicationError(code, required, fields={name: [required] for name in missing})
+    values = clean(**fields)
+    return _clean_and_save(actor, model(**values, **place), event, code, {"area": place["area_code"]})
+
+
 def _update_placed(
     *,
     actor: User | None,
@@ -432,20 +459,20 @@ def _household_values(*, address: str, building: Building | None = None, room: s
 
 
 def household_create(
-    *,
-    actor: User | None,
-    grid: Area | None = None,
-    group: Area | None = None,
-    address: str,
-    building: Building | None = None,
-    room: str = "",
-    number: str = "",
+    *, actor: User | None, grid: Area | None = None, group: Area | None = None, **fields: Any
 ) -> Household:
-    """Register a household (户); members join it through `household_add_member`."""
-    place = placement(grid=grid, group=group)
-    require_write(actor, place["grid"])
-    household = Household(**_household_values(address=address, building=building, room=room, number=number), **place)
-    return _clean_and_save(actor, household, "household.create", "invalid_household", {"area": place["area_code"]})
+    """Register a household (户): the fields of `_household_values`. Members join it through
+    `resident_create(household=...)`, and `household_set_head` names its head."""
+    return _create_placed(
+        actor=actor,
+        model=Household,
+        grid=grid,
+        group=group,
+        fields=fields,
+        clean=_household_values,
+        event="household.create",
+        code="invalid_household",
+    )
 
 
 def household_update(
@@ -527,36 +554,19 @@ def _building_values(
 
 
 def building_create(
-    *,
-    actor: User | None,
-    grid: Area | None = None,
-    group: Area | None = None,
-    address: str,
-    use: str,
-    name: str = "",
-    floors: int | None = None,
-    structure: str = "",
-    year_built: int | None = None,
-    safety_grade: str = "",
-    lng: float | None = None,
-    lat: float | None = None,
+    *, actor: User | None, grid: Area | None = None, group: Area | None = None, **fields: Any
 ) -> Building:
-    """Register a building (房屋), self-built houses included."""
-    place = placement(grid=grid, group=group)
-    require_write(actor, place["grid"])
-    values = _building_values(
-        address=address,
-        use=use,
-        name=name,
-        floors=floors,
-        structure=structure,
-        year_built=year_built,
-        safety_grade=safety_grade,
-        lng=lng,
-        lat=lat,
+    """Register a building (房屋), self-built houses included: the fields of `_building_values`."""
+    return _create_placed(
+        actor=actor,
+        model=Building,
+        grid=grid,
+        group=group,
+        fields=fields,
+        clean=_building_values,
+        event="building.create",
+        code="invalid_building",
     )
-    building = Building(**values, **place)
-    return _clean_and_save(actor, building, "building.create", "invalid_building", {"area": place["area_code"]})
 
 
 def building_update(
@@ -624,35 +634,18 @@ def _shop_values(
     }
 
 
-def shop_create(
-    *,
-    actor: User | None,
-    grid: Area | None = None,
-    group: Area | None = None,
-    name: str,
-    business_type: str,
-    licence_number: str = "",
-    operator: str = "",
-    phone: str = "",
-    address: str = "",
-    lng: float | None = None,
-    lat: float | None = None,
-) -> Shop:
-    """Register a shop (门店) in a household group of shops."""
-    place = placement(grid=grid, group=group)
-    require_write(actor, place["grid"])
-    values = _shop_values(
-        name=name,
-        business_type=business_type,
-        licence_number=licence_number,
-        operator=operator,
-        phone=phone,
-        address=address,
-        lng=lng,
-        lat=lat,
+def shop_create(*, actor: User | None, grid: Area | None = None, group: Area | None = None, **fields: Any) -> Shop:
+    """Register a shop (门店) in a household group of shops: the fields of `_shop_values`."""
+    return _create_placed(
+        actor=actor,
+        model=Shop,
+        grid=grid,
+        group=group,
+        fields=fields,
+        clean=_shop_values,
+        event="shop.create",
+        code="invalid_shop",
     )
-    shop = Shop(**values, **place)
-    return _clean_and_save(actor, shop, "shop.create", "invalid_shop", {"area": place["area_code"]})
 
 
 def shop_update(
@@ -696,22 +689,19 @@ def _place_values(*, kind: str, name: str, geometry: Any, description: str = "")
     }
 
 
-def place_create(
-    *,
-    actor: User | None,
-    grid: Area | None = None,
-    group: Area | None = None,
-    kind: str,
-    name: str,
-    geometry: dict,
-    description: str = "",
-) -> Place:
-    """Register a place (点位): a point or a line such as the road beside a park."""
-    place = placement(grid=grid, group=group)
-    require_write(actor, place["grid"])
-    values = _place_values(kind=kind, name=name, geometry=geometry, description=description)
-    obj = Place(**values, **place)
-    return _clean_and_save(actor, obj, "place.create", "invalid_place", {"area": place["area_code"]})
+def place_create(*, actor: User | None, grid: Area | None = None, group: Area | None = None, **fields: Any) -> Place:
+    """Register a place (点位), a point or a line such as the road beside a park: the fields of
+    `_place_values`."""
+    return _create_placed(
+        actor=actor,
+        model=Place,
+        grid=grid,
+        group=group,
+        fields=fields,
+        clean=_place_values,
+        event="place.create",
+        code="invalid_place",
+    )
 
 
 def place_update(

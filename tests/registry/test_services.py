@@ -746,3 +746,14 @@ def test_update_audits_moves_and_tag_changes_but_no_values(org):
     assert "area" in event.data["fields"]
     assert event.data["tags"] == {"before": [], "after": ["dibao"]}
     assert ID not in json.dumps(event.data) and "13812345678" not in json.dumps(event.data)
+
+
+def test_placed_creates_refuse_unknown_and_missing_fields(org):
+    with nothing_written() as excinfo:
+        services.building_create(actor=org.users.community, grid=org.g11, address="和平路1号")
+    assert excinfo.value.code == "invalid_building" and "use" in excinfo.value.fields
+    with nothing_written() as excinfo:
+        services.shop_create(
+            actor=org.users.community, grid=org.g11, name="小卖部", business_type="便利店", colour="red"
+        )
+    assert excinfo.value.code == "invalid_shop"
