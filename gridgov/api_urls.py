@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from gridgov.accounts.api.views import MeView, TokenView
 from gridgov.areas.api.views import AreaViewSet, PartyBranchViewSet, UnitViewSet
+from gridgov.notifications.api.views import NotificationViewSet
 from gridgov.registry.api.views import (
     BuildingViewSet,
     HouseholdViewSet,
@@ -25,6 +26,7 @@ router.register("buildings", BuildingViewSet, basename="building")
 router.register("shops", ShopViewSet, basename="shop")
 router.register("places", PlaceViewSet, basename="place")
 router.register("tags", TagViewSet, basename="tag")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "gridgov.accounts",
     "gridgov.areas",
     "gridgov.registry",
+    "gridgov.notifications",
+    "gridgov.cases",
     "gridgov.demo",
 ]
 
@@ -174,6 +176,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # Spreadsheet imports (registry): larger files are refused before they are read.
 GRIDGOV_IMPORT_MAX_BYTES = int(os.environ.get("GRIDGOV_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))
 
+# Case pipeline: emergency mode multiplies every step's time by this factor; warnings come at this share.
+GRIDGOV_EMERGENCY_DEADLINE_FACTOR = float(os.environ.get("GRIDGOV_EMERGENCY_DEADLINE_FACTOR", "0.5"))
+GRIDGOV_DEADLINE_WARNING_SHARE = 0.8
+# Photos and files on cases: larger uploads are refused.
+GRIDGOV_CASE_FILE_MAX_BYTES = int(os.environ.get("GRIDGOV_CASE_FILE_MAX_BYTES", str(10 * 1024 * 1024)))
+
 # Map: no base tiles unless a tile server is configured (intranets have no internet).
 GRIDGOV_MAP_TILE_URL = os.environ.get("GRIDGOV_MAP_TILE_URL", "")
 GRIDGOV_MAP_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_MAP_TILE_ATTRIBUTION", "")
@@ -210,6 +218,21 @@ SPECTACULAR_SETTINGS = {
 
 # Filter forms: an empty choice reads "All", not "---------".
 FILTERS_EMPTY_CHOICE_LABEL = _("All")
+
+# Notifications: the channels that run besides the in-app centre (console, email).
+GRIDGOV_NOTIFICATION_CHANNELS = env_list("GRIDGOV_NOTIFICATION_CHANNELS", "console")
+# E-mail: printed to the console unless an SMTP host is configured.
+EMAIL_HOST = os.environ.get("GRIDGOV_EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = int(os.environ.get("GRIDGOV_EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("GRIDGOV_EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("GRIDGOV_EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("GRIDGOV_EMAIL_USE_TLS", False)
+    EMAIL_TIMEOUT = int(os.environ.get("GRIDGOV_EMAIL_TIMEOUT", "10"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = os.environ.get("GRIDGOV_DEFAULT_FROM_EMAIL", "gridgov@localhost")
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 HUEY_IMMEDIATE = env_bool("GRIDGOV_HUEY_IMMEDIATE", False)

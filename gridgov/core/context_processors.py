@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 from gridgov.core import navigation
 
@@ -12,10 +13,13 @@ def layout(request) -> dict:
     if user is None or not user.is_authenticated:
         return {"site_name": settings.GRIDGOV_SITE_NAME}
     from gridgov.areas.selectors import current_area, switchable_areas
+    from gridgov.notifications.selectors import unread_count
 
     return {
         "site_name": settings.GRIDGOV_SITE_NAME,
         "nav_items": navigation.items_for(user),
         "current_area": current_area(request),
         "switchable_areas": switchable_areas(user=user),
+        # Lazy: one COUNT when the layout shows the bell, none for partials that do not.
+        "unread_notifications": SimpleLazyObject(lambda: unread_count(user=user)),
     }

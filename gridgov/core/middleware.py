@@ -13,6 +13,7 @@ PUBLIC_PREFIXES = (
     "/i18n/",
     "/api/",  # the API answers 401 in its own error body
     "/favicon.ico",
+    "/public/",  # residents report and follow their cases with a tracking code
 )
 
 

@@ -30,7 +30,9 @@ class ScopeRule:
 
     area: lookup path to the Area code that owns the row ("code", "area__code", "grids__code"), or
         several paths when a row may hang off either (a post at an area, or at a unit serving one).
-    unit: lookup path to the Unit id the row is assigned to, if units may see it.
+    unit: lookup path(s) to the Unit id the row is assigned to, if units may see it. A path that
+        crosses a relation ("co_unit_links__unit_id") becomes a `pk IN (subquery)`, so no join
+        multiplies the rows and no DISTINCT is needed.
     reference: organisation data (areas, units, party branches) that reference-only roles
         (unit handlers, mediators) may see for their own area.
     ancestors: a row attached to an area above the user's is visible too (a police station
@@ -40,7 +42,7 @@ class ScopeRule:
     """
 
     area: str | tuple[str, ...] | None = None
-    unit: str | None = None
+    unit: str | tuple[str, ...] | None = None
     reference: bool = False
     ancestors: bool = False
     distinct: bool = False
@@ -168,7 +170,12 @@ def scope_q(model: type[models.Model], user: Any) -> Q | None:
         if rule.ancestors and ancestors:
             q |= Q(**{f"{path}__in": ancestors})
     if rule.unit and scope.unit_ids:
-        q |= Q(**{f"{rule.unit}__in": scope.unit_ids})
+        for path in (rule.unit,) if isinstance(rule.unit, str) else rule.unit:
+            if "__" in path.removesuffix("__id").removesuffix("_id"):
+                rows = model._default_manager.filter(**{f"{path}__in": scope.unit_ids}).values("pk")
+                q |= Q(pk__in=rows)
+            else:
+                q |= Q(**{f"{path}__in": scope.unit_ids})
     return q
 
 
