@@ -1046,8 +1046,11 @@ def sweep_deadlines(*, now: datetime | None = None) -> SweepResult:
             )
             result.overdue += marked
             _overdue_events(chunk, now)
-        result.escalated = _escalate_unaccepted(now)
-        people = _sweep_people(warn_ids, overdue_ids)
+        # Who missed a deadline is read before escalation moves the cases to their new owners.
+        people = _sweep_people({"warn": warn_ids, "overdue": overdue_ids})
+        escalated_ids = _escalate_unaccepted(now)
+        result.escalated = len(escalated_ids)
+        people.update(_sweep_people({"escalated": escalated_ids}))
     _notify_sweep(people)
     if result.warned or result.overdue or result.escalated:
         logger.info("deadline sweep warned=%d overdue=%d escalated=%d", result.warned, result.overdue, result.escalated)
@@ -1074,7 +1077,7 @@ def _overdue_events(ids: list[int], now: datetime) -> None:
     )
 
 
-def _escalate_unaccepted(now: datetime) -> int:
+def _escalate_unaccepted(now: datetime) -> list[int]:
     """Unaccepted cases past their accept deadline move one level up, with a new accept clock."""
     ids = list(
         Case.objects.filter(
@@ -1084,12 +1087,12 @@ def _escalate_unaccepted(now: datetime) -> int:
         ).values_list("id", flat=True)
     )
     if not ids:
-        return 0
+        return []
     categories = {c.pk: c for c in Category.objects.all()}
     emergency = _emergency_codes()
     parents = dict(Area.objects.filter(level__in=[Level.GRID, Level.COMMUNITY]).values_list("id", "parent_id"))
     note = _("Not accepted in time: escalated automatically.")
-    count = 0
+    escalated: list[int] = []
     for chunk in _chunks(ids, 1000):
         cases = list(
             Case.objects.select_for_update()
@@ -1154,14 +1157,14 @@ def _escalate_unaccepted(now: datetime) -> int:
             batch_size=500,
         )
         CaseEvent.objects.bulk_create(events, batch_size=1000)
-        count += len(events)
-    return count
+        escalated.extend(case.pk for case in moved)
+    return escalated
 
 
-def _sweep_people(warn_ids: list[int], overdue_ids: list[int]) -> dict[str, dict[int, int]]:
+def _sweep_people(ids_by_kind: dict[str, list[int]]) -> dict[str, dict[int, int]]:
     """For each kind of notice, how many cases each person is concerned with."""
-    counts: dict[str, dict[int, int]] = {"warn": defaultdict(int), "overdue": defaultdict(int)}
-    for kind, ids in (("warn", warn_ids), ("overdue", overdue_ids)):
+    counts: dict[str, dict[int, int]] = {kind: defaultdict(int) for kind in ids_by_kind}
+    for kind, ids in ids_by_kind.items():
         by_area: dict[tuple[int, str], int] = defaultdict(int)
         by_unit: dict[int, int] = defaultdict(int)
         for chunk in _chunks(ids):
@@ -1193,6 +1196,10 @@ def _notify_sweep(people: dict[str, dict[int, int]]) -> None:
     titles = {
         "warn": (_("Cases close to their deadline"), _("%(n)d of your cases have used 80%% of their time.")),
         "overdue": (_("Cases overdue"), _("%(n)d of your cases are past their deadline.")),
+        "escalated": (
+            _("Cases escalated to you"),
+            _("%(n)d cases were not accepted in time below and now wait for you."),
+        ),
     }
     for kind, counts in people.items():
         by_count: dict[int, list[int]] = defaultdict(list)

@@ -60,9 +60,7 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
     if count:
         messages.success(
             request,
-            ngettext(
-                "%(count)d notification marked as read.", "%(count)d notifications marked as read.", count
-            )
+            ngettext("%(count)d notification marked as read.", "%(count)d notifications marked as read.", count)
             % {"count": count},
         )
     return redirect("notifications:notification_list")

@@ -45,7 +45,8 @@ def test_list_shows_the_callers_own_notifications(inbox, client):
         "read_at",
         "created_at",
     }
-    assert (first["kind"], first["url"], first["read"], first["read_at"]) == ("case.dispatched", "/cases/1/", False, None)
+    assert (first["kind"], first["url"]) == ("case.dispatched", "/cases/1/")
+    assert (first["read"], first["read_at"]) == (False, None)
     bob = client.get(URL, **api_headers(client, "bob")).json()
     assert [n["title"] for n in bob["results"]] == ["案件已派遣"]
 

@@ -28,12 +28,6 @@ def test_configured_keeps_the_order_and_drops_inapp_and_repeats(settings):
     assert channels.configured() == ["email", "console"]
 
 
-def test_default_is_the_console(settings):
-    from gridgov import settings as project_settings
-
-    assert project_settings.GRIDGOV_NOTIFICATION_CHANNELS == ["console"]
-
-
 def test_system_check_reports_an_unknown_channel(settings):
     settings.GRIDGOV_NOTIFICATION_CHANNELS = ["console"]
     assert check_channels() == []

@@ -23,7 +23,7 @@ def html(response) -> str:
 
 
 def bell(text: str) -> str:
-    start = text.index('data-testid="notification-bell"')
+    start = text.rindex("<a ", 0, text.index('data-testid="notification-bell"'))
     return text[start : text.index("</a>", start)]
 
 
@@ -119,3 +119,13 @@ def test_anonymous_users_are_sent_to_the_login(client, db):
     response = client.get("/notifications/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_the_admin_lists_notifications_read_only(inbox, admin_client):
+    listing = admin_client.get("/admin/notifications/notification/")
+    assert listing.status_code == 200
+    assert "案件已派遣" in html(listing)
+    one = Notification.objects.filter(user=inbox.a).first()
+    assert admin_client.get(f"/admin/notifications/notification/{one.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/notifications/notification/add/").status_code == 403
+    assert admin_client.get("/admin/notifications/notificationdelivery/").status_code == 200
