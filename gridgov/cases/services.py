@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -126,9 +125,17 @@ def actor_is(actor: User | None, who: str, case: Case, *, public: bool = False) 
         return (
             scope.covers_code(case.area_code)
             or (case.unit_id is not None and case.unit_id in scope.unit_ids)
-            or bool(set(scope.unit_ids) & set(case.co_unit_links.values_list("unit_id", flat=True)))
+            or bool(scope.unit_ids and set(scope.unit_ids) & co_unit_ids(case))
         )
     return False
+
+
+def co_unit_ids(case: Case) -> set[int]:
+    """The ids of the case's co-handling units, read once per case object."""
+    cached = getattr(case, "_co_unit_ids", None)
+    if cached is None:
+        cached = case._co_unit_ids = set(case.co_unit_links.values_list("unit_id", flat=True))
+    return cached
 
 
 def _row_allows(row: table.Transition, case: Case, actor: User | None, *, public: bool) -> bool:
@@ -193,15 +200,26 @@ def handle_minutes(category: Category, priority: str, factor: float) -> float:
 
 
 def _next_code(prefix: str) -> str:
-    """`prefix` + a 4-digit (or longer) sequence, unique under concurrency (the counter row is locked)."""
-    updated = CaseSequence.objects.filter(prefix=prefix).update(value=F("value") + 1)
-    if not updated:
-        try:
-            with transaction.atomic():
-                CaseSequence.objects.create(prefix=prefix, value=1)
-        except IntegrityError:
-            CaseSequence.objects.filter(prefix=prefix).update(value=F("value") + 1)
-    value = CaseSequence.objects.filter(prefix=prefix).values_list("value", flat=True).get()
+    """`prefix` + a 4-digit (or longer) sequence, unique under concurrency (the counter row is locked).
+
+    One `UPDATE … RETURNING` (PostgreSQL and SQLite ≥ 3.35 both have it) takes the row lock and the
+    new value in a single round trip; the first case of a prefix creates the row.
+    """
+    table = connection.ops.quote_name(CaseSequence._meta.db_table)
+    sql = f"UPDATE {table} SET value = value + 1 WHERE prefix = %s RETURNING value"  # noqa: S608 (our table name)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    CaseSequence.objects.create(prefix=prefix, value=1)
+                value = 1
+            except IntegrityError:
+                cursor.execute(sql, [prefix])
+                value = cursor.fetchone()[0]
+        else:
+            value = row[0]
     return f"{prefix}{value:04d}"
 
 
@@ -673,7 +691,7 @@ def _step_dispatch(
         raise _invalid("unit", _("%(unit)s does not serve this case's area.") % {"unit": unit}, "unit_out_of_area")
     co = [_unit_of(u) for u in (co_units or [])]
     co = [u for u in dict.fromkeys(co) if u.pk != unit.pk]
-    previous = set(case.co_unit_links.values_list("unit_id", flat=True))
+    previous = co_unit_ids(case)
     if case.state == State.REPORTED:
         case.accepted_at = now
     case.state = State.DISPATCHED
@@ -686,6 +704,7 @@ def _step_dispatch(
     if {u.pk for u in co} != previous:
         case.co_unit_links.all().delete()
         CaseCoUnit.objects.bulk_create([CaseCoUnit(case=case, unit=u) for u in co])
+        case._co_unit_ids = {u.pk for u in co}
     handlers = unit_handler_ids([unit.pk, *[u.pk for u in co]])
     return Step(
         note=_reason({"note": note}, "note", required=False),
@@ -712,6 +731,7 @@ def _step_return(case: Case, *, actor, now, row, reason: Any, **params) -> Step:
     case.assignee = None
     case.extension_requested_hours = None
     case.co_unit_links.all().delete()
+    case._co_unit_ids = set()
     _start_clock(case, now=now, minutes=accept_minutes(case.category, case.priority, _factor(case)))
     return Step(note=_reason({"reason": reason}), unit=unit, notify=level_staff_ids(case))
 
@@ -790,6 +810,7 @@ def _step_reopen(case: Case, *, actor, now, row, reason: Any, **params) -> Step:
     case.unit = None
     case.assignee = None
     case.co_unit_links.all().delete()
+    case._co_unit_ids = set()
     _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
     return Step(note=note, notify=level_staff_ids(case))
 
