@@ -182,6 +182,11 @@ GRIDGOV_DEADLINE_WARNING_SHARE = 0.8
 # Photos and files on cases: larger uploads are refused.
 GRIDGOV_CASE_FILE_MAX_BYTES = int(os.environ.get("GRIDGOV_CASE_FILE_MAX_BYTES", str(10 * 1024 * 1024)))
 
+# Public resident reports (居民下单): how many one IP address may make per hour.
+GRIDGOV_PUBLIC_REPORTS_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_REPORTS_PER_HOUR", "10"))
+# Ledger exports: the most rows one file may hold.
+GRIDGOV_EXPORT_MAX_ROWS = int(os.environ.get("GRIDGOV_EXPORT_MAX_ROWS", "50000"))
+
 # Map: no base tiles unless a tile server is configured (intranets have no internet).
 GRIDGOV_MAP_TILE_URL = os.environ.get("GRIDGOV_MAP_TILE_URL", "")
 GRIDGOV_MAP_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_MAP_TILE_ATTRIBUTION", "")
@@ -236,6 +241,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("GRIDGOV_DEFAULT_FROM_EMAIL", "gridgov@local
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 HUEY_IMMEDIATE = env_bool("GRIDGOV_HUEY_IMMEDIATE", False)
+# The cache holds rate-limit counters; with several web processes they must share it (Redis).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.PriorityRedisHuey",
