@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CaseKind(models.TextChoices):
@@ -15,7 +16,7 @@ class CaseKind(models.TextChoices):
 
 class Source(models.TextChoices):
     GRID_WORKER = "grid_worker", _("Grid worker")
-    RESIDENT = "resident", _("Resident")
+    RESIDENT = "resident", pgettext_lazy("case source", "Resident")
     HOTLINE = "hotline_12345", _("12345 hotline")
     CAMERA = "camera", _("Camera")
     SUPERIOR = "superior", _("Superior department")
@@ -24,7 +25,7 @@ class Source(models.TextChoices):
 
 
 class Priority(models.TextChoices):
-    NORMAL = "normal", _("Normal")
+    NORMAL = "normal", pgettext_lazy("priority", "Normal")
     URGENT = "urgent", _("Urgent")
     CRITICAL = "critical", _("Critical")
 

@@ -172,7 +172,7 @@ class Case(BaseModel):
     extension_requested_hours = models.PositiveIntegerField(_("extension requested (hours)"), null=True, blank=True)
 
     measures = models.TextField(_("rectification measures"), blank=True)
-    result = models.TextField(_("result"), blank=True)
+    result = models.TextField(_("handling result"), blank=True)
     verifier = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("verified by"),
