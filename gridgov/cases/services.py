@@ -383,6 +383,8 @@ def check_intake(
         own = [code for role, code in _area_posts(actor) if role in GRID_ROLES]
         if len(own) == 1:
             grid = Area.objects.get(code=own[0])
+        elif actor is None and address:
+            outside = True  # a resident without a map point: the subdistrict takes it, never lost
         else:
             raise _invalid("lat", _("Give the location of the problem."), "invalid_point")
     if grid is not None and grid.level != Level.GRID:
