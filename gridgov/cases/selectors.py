@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.areas.models import Area, Post
 from gridgov.cases.choices import CaseLevel, State
-from gridgov.cases.models import BusinessLine, Case, CaseAttachment, CaseEvent, Category
+from gridgov.cases.models import BusinessLine, Case, CaseAttachment, CaseEvent, Category, SavedView
 from gridgov.cases.services import LEVEL_ROLES, OVERRIDE_ROLES, allowed_actions
 from gridgov.core.errors import ApplicationError
 from gridgov.core.scope import scope_for, scoped, scoped_get, subtree
@@ -81,6 +81,11 @@ def category_list(*, user: Any = None, resident: bool = False, leaves: bool = Fa
     if leaves or resident:
         query = query.exclude(parent=None)
     return query.order_by("code")
+
+
+def saved_view_list(*, user: Any) -> QuerySet[SavedView]:
+    """The user's own saved views of the case list, by name."""
+    return SavedView.objects.filter(user=user).order_by("name")
 
 
 def business_line_list() -> QuerySet[BusinessLine]:
