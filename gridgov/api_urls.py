@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from gridgov.accounts.api.views import MeView, TokenView
 from gridgov.areas.api.views import AreaViewSet, PartyBranchViewSet, UnitViewSet
+from gridgov.cases.api.views import BusinessLineViewSet, CaseViewSet, CategoryViewSet, ResolutionStatsViewSet
 from gridgov.notifications.api.views import NotificationViewSet
 from gridgov.registry.api.views import (
     BuildingViewSet,
@@ -27,6 +28,10 @@ router.register("shops", ShopViewSet, basename="shop")
 router.register("places", PlaceViewSet, basename="place")
 router.register("tags", TagViewSet, basename="tag")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("cases", CaseViewSet, basename="case")
+router.register("categories", CategoryViewSet, basename="category")
+router.register("business-lines", BusinessLineViewSet, basename="business-line")
+router.register("stats/resolution", ResolutionStatsViewSet, basename="stats-resolution")
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -126,6 +126,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
     }
+    # Tests on a file, not shared-cache memory: concurrent tests then wait on locks (busy_timeout) as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_gridgov.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -216,6 +218,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "UnitKindEnum": "gridgov.areas.choices.UnitKind",
+        "CaseLevelEnum": "gridgov.cases.choices.CaseLevel",
+        "CategoryLevelEnum": ["grid", "community", "subdistrict"],
+        "CaseKindEnum": "gridgov.cases.choices.CaseKind",
+        "CaseStateEnum": "gridgov.cases.choices.State",
+        "CaseActionEnum": "gridgov.cases.choices.Action",
+        "CaseSourceEnum": "gridgov.cases.choices.Source",
+        "CasePriorityEnum": "gridgov.cases.choices.Priority",
         "TagKindEnum": "gridgov.registry.choices.TagKind",
         "PlaceKindEnum": "gridgov.registry.choices.PlaceKind",
     },

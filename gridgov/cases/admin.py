@@ -19,9 +19,23 @@ class CategoryForm(forms.ModelForm):
     class Meta:
         model = Category
         fields = [
-            "code", "name", "business_line", "parent", "kind", "level", "unit_kind", "resident_reportable",
-            "accept_minutes_normal", "accept_minutes_urgent", "accept_minutes_critical",
-            "handle_hours_normal", "handle_hours_urgent", "handle_hours_critical", "form_schema", "active", "order",
+            "code",
+            "name",
+            "business_line",
+            "parent",
+            "kind",
+            "level",
+            "unit_kind",
+            "resident_reportable",
+            "accept_minutes_normal",
+            "accept_minutes_urgent",
+            "accept_minutes_critical",
+            "handle_hours_normal",
+            "handle_hours_urgent",
+            "handle_hours_critical",
+            "form_schema",
+            "active",
+            "order",
         ]
 
     def clean_form_schema(self):

@@ -54,6 +54,8 @@ class StrictBooleanField(forms.Field):
 
 
 class StrictBooleanFilter(django_filters.Filter):
+    """A yes/no filter that refuses anything but true/false, 1/0, yes/no, on/off."""
+
     field_class = StrictBooleanField
 
 
@@ -66,6 +68,8 @@ class MultipleStateField(forms.MultipleChoiceField):
 
 
 class MultipleStateFilter(django_filters.MultipleChoiceFilter):
+    """Several states, repeated or comma-separated."""
+
     field_class = MultipleStateField
 
 
@@ -82,7 +86,9 @@ def _units(request):
 
 
 def _categories(request) -> QuerySet[Category]:
-    return Category.objects.filter(active=True).only("id", "code", "name", "parent_id").order_by("code")
+    from gridgov.cases.selectors import category_list
+
+    return category_list(user=getattr(request, "user", None))
 
 
 def _areas(request) -> QuerySet[Area]:
@@ -115,6 +121,8 @@ class AreaField(ModelChoiceField):
 
 
 class AreaFilter(django_filters.ModelChoiceFilter):
+    """An area of the caller's scope by id or code."""
+
     field_class = AreaField
 
 
@@ -177,25 +185,33 @@ class CaseFilterSet(django_filters.FilterSet):
         ]
 
     def filter_q(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        """Cases whose number or title contains the text (a number's start uses the index)."""
         text = value.strip()
         if not text:
             return queryset
+        if text.isdigit() and len(text) >= 15:
+            # A case number (area code + date + sequence) or its start: a range on the unique index,
+            # which serves it in any collation (LIKE would not).
+            return queryset.filter(subtree("code", text))
         return queryset.filter(Q(code__icontains=text) | Q(title__icontains=text))
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_category(self, queryset: QuerySet[Case], name: str, value: Category | None) -> QuerySet[Case]:
-        # A major class (2 digits) stands for all its minors.
+        """Cases of a minor category, or of every minor under a major one."""
         if value is None:
             return queryset
         if value.is_major:
-            return queryset.filter(category__code__startswith=value.code)
+            # A subquery on the indexed category column, not a join to the category table.
+            return queryset.filter(category_id__in=Category.objects.filter(parent=value).values("pk"))
         return queryset.filter(category_id=value.pk)
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_area(self, queryset: QuerySet[Case], name: str, value: Area | None) -> QuerySet[Case]:
+        """Cases lying in the area's subtree."""
         return queryset.filter(subtree("area_code", value.code)) if value is not None else queryset
 
     def filter_created(self, queryset: QuerySet[Case], name: str, value: Any) -> QuerySet[Case]:
+        """Cases reported on or after / on or before a local day."""
         # Whole local days, inclusive at both ends; a range on created_at keeps the index usable.
         if value is None:
             return queryset

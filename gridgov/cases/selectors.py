@@ -70,7 +70,7 @@ def case_detail(*, user: Any, pk: Any) -> CaseDetail:
         attachments=case_attachments(case=case),
         actions=allowed_actions(actor=user, case=case),
         co_units=[link.unit for link in case.co_unit_links.select_related("unit")],
-        related=list(case.related.all()),
+        related=list(scoped(case.related.all(), user)),
     )
 
 

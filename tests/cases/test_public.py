@@ -232,10 +232,16 @@ def test_a_missing_title_is_refused(client, org):
 
 
 def test_a_missing_place_is_refused(client, org):
-    response = post_report(client, lat="", lng="")
+    response = post_report(client, lat="", lng="", address="")
     assert response.status_code == 400
     assert 'data-testid="location-error"' in response.content.decode()
     assert Case.objects.count() == 0
+
+
+def test_an_address_without_a_map_point_goes_to_the_subdistrict(client, org):
+    """A resident without script cannot tap the map: the report is kept and the subdistrict takes it."""
+    case = reported(post_report(client, lat="", lng="", address="淮舜南路 12 号门口"))
+    assert (case.outside_grids, case.level, case.handling_area, case.grid) == (True, "subdistrict", org.s, None)
 
 
 def test_a_bad_extra_value_is_shown_beside_its_field(client, org):
