@@ -30,6 +30,7 @@ from gridgov.accounts.services import user_create
 from gridgov.areas import services as areas
 from gridgov.areas.choices import Role, UnitKind
 from gridgov.areas.models import Area, PartyBranch, Unit
+from gridgov.cases.demo import build_cases
 from gridgov.demo.models import DemoMarker
 
 DEFAULT_SEED = 2022
@@ -493,6 +494,7 @@ PARTS: list[Callable[[DemoSummary], str]] = [
     build_party_branches,
     build_accounts,
     build_registry,
+    build_cases,
 ]
 
 
