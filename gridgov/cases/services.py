@@ -9,6 +9,7 @@ refused with 409. The deadline sweep (`sweep_deadlines`) works in bulk and is id
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import secrets
@@ -16,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -590,6 +592,10 @@ def case_transition(
             ):
                 raise _refuse_state(case, action)
             raise PermissionDenied("forbidden", _("You may not take this action on this case."))
+        unknown = sorted(set(params) - _accepted_params(action))
+        if unknown:
+            message = _("Unknown field: %(name)s.") % {"name": ", ".join(unknown)}
+            raise ApplicationError("unknown_field", message, fields={name: [message] for name in unknown})
         missing = {need: [_("This field is required.")] for need in row.needs if params.get(need) in (None, "", [], ())}
         if missing:
             raise ApplicationError("invalid", next(iter(missing.values()))[0], fields=missing)
@@ -926,6 +932,14 @@ _STEPS = {
     Action.COMMENT: _step_comment,
     Action.ATTACH: _step_attach,
 }
+
+
+@cache
+def _accepted_params(action: str) -> frozenset[str]:
+    """The inputs an action's step takes (its keyword parameters), besides files, which every step may carry."""
+    step = inspect.signature(_STEPS[action]).parameters
+    own = {name for name, p in step.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return frozenset(own - {"actor", "now", "row"} | {"files"})
 
 
 def case_link(*, actor: User | None, case: Case, other: Any) -> Case:

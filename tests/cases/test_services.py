@@ -426,3 +426,13 @@ def test_categories_come_from_data(db):
     assert Category.objects.exclude(parent=None).filter(resident_reportable=True).exists()
     road = Category.objects.get(code="02001")
     assert road.parent.code == "02" and road.business_line.code == "city"
+
+
+def test_the_door_refuses_inputs_an_action_does_not_take(org, report, act):
+    case = report()
+    before = counts()
+    with pytest.raises(ApplicationError) as refused:
+        act(org.users.grid_worker, case, Action.ACCEPT, unit=org.prop.pk)
+    assert (refused.value.code, list(refused.value.fields)) == ("unknown_field", ["unit"])
+    case.refresh_from_db()
+    assert case.state == State.REPORTED and counts() == before
