@@ -441,6 +441,11 @@ def build_accounts(summary: DemoSummary) -> str:
         ("unit01", Role.UNIT_HANDLER, None, summary.units["property_xinjian"], "物业客服主管"),
         ("unit02", Role.UNIT_HANDLER, None, summary.units["police"], "社区民警"),
         ("unit03", Role.UNIT_HANDLER, None, summary.units["judicial"], "司法助理员"),
+        ("unit04", Role.UNIT_HANDLER, None, summary.units["property_dongshan"], "物业客服主管"),
+        ("unit05", Role.UNIT_HANDLER, None, summary.units["enforcement"], "执法队员"),
+        ("unit06", Role.UNIT_HANDLER, None, summary.units["urban"], "城管办科员"),
+        ("unit07", Role.UNIT_HANDLER, None, summary.units["social"], "社会事务办科员"),
+        ("unit08", Role.UNIT_HANDLER, None, summary.units["court"], "法庭书记员"),
     ]
     # 联保长 of the first household group of every grid.
     plan += [

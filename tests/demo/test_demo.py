@@ -175,7 +175,7 @@ class TestTheBuiltDemo:
         assert post("unit02").unit.kind == UnitKind.POLICE
         assert post("unit03").unit.kind == UnitKind.JUDICIAL
         users = list(User.objects.all())
-        assert len(users) == 1 + 2 + 4 + 25 + 25 + 3 + 25
+        assert len(users) == 1 + 2 + 4 + 25 + 25 + 3 + 5 + 25
         assert len({u.name for u in users}) == len(users), "every account has its own full name"
         for user in users:
             assert user.name
