@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/gridgov_test
 SCALE ?= full
+# `make bench` measures on PostgreSQL, the target database, when a server answers at 127.0.0.1:5432 (in a
+# database <name>_bench of its own, here gridgov_bench), else on SQLite. BENCH_DB= forces SQLite.
+BENCH_DB ?= $(shell $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 5432), 1)" 2>/dev/null \
+  && echo postgres://postgres@127.0.0.1:5432/gridgov)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo install install-test frontend messages compilemessages test test-pg lint bench serve clean
@@ -67,7 +71,8 @@ messages: install-test
 	$(BIN)/gridgov makemessages -l zh_Hans --no-obsolete --no-location -i ".venv/*" -i "node_modules/*" -i "var/*"
 
 bench: install
-	GRIDGOV_VAR_DIR=$(CURDIR)/var/bench $(BIN)/gridgov bench --scale $(SCALE) --report $(CURDIR)/var/bench/report.json
+	GRIDGOV_VAR_DIR=$(CURDIR)/var/bench $(BIN)/gridgov bench --scale $(SCALE) \
+	  $(if $(BENCH_DB),--database-url $(BENCH_DB)) --report $(CURDIR)/var/bench/report.json
 
 clean:
 	rm -rf $(VENV) node_modules gridgov/static/vendor var
