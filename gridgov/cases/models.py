@@ -107,7 +107,7 @@ class Category(BaseModel):
 class Case(BaseModel):
     """One problem in the pipeline (事件/案卷), whatever its business line."""
 
-    code = models.CharField(_("case number"), max_length=32, unique=True)
+    code = models.CharField(_("case number"), max_length=32)
     title = models.CharField(_("title"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="cases")
@@ -129,10 +129,19 @@ class Case(BaseModel):
     outside_grids = models.BooleanField(_("outside every grid"), default=False)
 
     level = models.CharField(_("level"), max_length=16, choices=CaseLevel.choices)
-    handling_area = models.ForeignKey(Area, verbose_name=_("handling area"), on_delete=models.PROTECT, related_name="+")
+    # Indexed by case_handling_idx (handling_area, state), like unit by case_unit_idx: no single-column copies.
+    handling_area = models.ForeignKey(
+        Area, verbose_name=_("handling area"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.REPORTED)
     unit = models.ForeignKey(
-        Unit, verbose_name=_("responsible unit"), null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+        Unit,
+        verbose_name=_("responsible unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        db_index=False,
     )
     co_units = models.ManyToManyField(
         Unit, verbose_name=_("co-handling units"), blank=True, related_name="co_cases", through="CaseCoUnit"
@@ -156,7 +165,7 @@ class Case(BaseModel):
     )
     reporter_name = models.CharField(_("reporter's name"), max_length=50, blank=True)
     reporter_phone = EncryptedField(_("reporter's phone"), kind=PHONE)
-    tracking_code = models.CharField(_("tracking code"), max_length=16, null=True, blank=True, unique=True)
+    tracking_code = models.CharField(_("tracking code"), max_length=16, null=True, blank=True)
 
     # The clock of the current step: started, warn at 80 %, due.
     step_started_at = models.DateTimeField(_("step started"), null=True, blank=True)
@@ -200,15 +209,22 @@ class Case(BaseModel):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-id"]
+        # Constraints rather than unique=True: no extra LIKE-pattern index on PostgreSQL, nobody searches by prefix.
+        constraints = [
+            models.UniqueConstraint(fields=["code"], name="case_code_unique"),
+            models.UniqueConstraint(fields=["tracking_code"], name="case_tracking_code_unique"),
+        ]
         indexes = [
             models.Index(fields=["area_code", "id"], name="case_scope_idx"),
             models.Index(fields=["state", "id"], name="case_state_idx"),
             models.Index(fields=["unit", "state"], name="case_unit_idx"),
             models.Index(fields=["handling_area", "state"], name="case_handling_idx"),
             models.Index(fields=["closed_at", "area_code"], name="case_closed_idx"),
-            # The deadline sweep: open cases by the time they warn and fall due.
-            models.Index(fields=["warn_at"], name="case_warn_idx", condition=models.Q(warned=False)),
-            models.Index(fields=["due_at"], name="case_due_idx", condition=models.Q(overdue=False)),
+            # The deadline sweep: cases by the time they warn and fall due. No flag in any index or its
+            # predicate, so marking a case (warned, overdue) is a HOT update on PostgreSQL: no index is
+            # written, which is what keeps a sweep of 100,000 newly overdue cases within seconds.
+            models.Index(fields=["warn_at"], name="case_warn_idx", condition=models.Q(warn_at__isnull=False)),
+            models.Index(fields=["due_at"], name="case_due_idx", condition=models.Q(due_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -247,7 +263,10 @@ class CaseSequence(models.Model):
 class CaseEvent(models.Model):
     """One step in a case's timeline: who did what, when, from which state and level to which. Append-only."""
 
-    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="events")
+    # Indexed by case_event_case_idx (case, id); nothing reads the timeline by actor or unit.
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     time = models.DateTimeField(_("time"), db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -256,6 +275,7 @@ class CaseEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     actor_name = models.CharField(_("by"), max_length=150, blank=True)
@@ -271,6 +291,7 @@ class CaseEvent(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     note = models.TextField(_("note"), blank=True)

@@ -359,7 +359,8 @@ def test_sweep_warns_marks_overdue_escalates_and_is_idempotent(org, report, act)
     Case.objects.filter(pk=fresh.pk).update(warn_at=later + timedelta(hours=1), due_at=later + timedelta(hours=2))
     Case.objects.filter(pk=handled.pk).update(warn_at=later - timedelta(minutes=5), due_at=later + timedelta(hours=1))
     result = services.sweep_deadlines(now=later)
-    assert (result.warned, result.overdue, result.escalated) == (2, 1, 1)
+    # The overdue case is warned too, in the same statement, and told about once (overdue).
+    assert (result.warned, result.overdue, result.escalated) == (1, 1, 1)
     waiting.refresh_from_db()
     handled.refresh_from_db()
     fresh.refresh_from_db()
@@ -383,6 +384,7 @@ def test_sweep_warns_marks_overdue_escalates_and_is_idempotent(org, report, act)
 
     assert Notification.objects.filter(user=u.grid_worker, kind="case.overdue").exists()
     assert Notification.objects.filter(user=u.grid_worker, kind="case.warn").exists()
+    assert Notification.objects.filter(user=u.community, kind="case.escalated").exists()
 
 
 def test_sweep_escalates_from_community_but_not_past_the_subdistrict(org, report):
