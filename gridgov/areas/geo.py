@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,16 +108,23 @@ class GridIndex:
                     snap = self._snapshot = self._load(generation)
         return snap
 
+    @staticmethod
+    def _locate_in(snap: _Snapshot, lng: float, lat: float) -> int | None:
+        point = Point(lng, lat)
+        hits = [i for i in snap.tree.query(point) if snap.geometries[i].covers(point)]
+        return snap.ids[min(hits, key=lambda i: snap.codes[i])] if hits else None
+
     def locate(self, lng: float, lat: float) -> int | None:
         """The id of the grid covering the point; on a shared edge, the grid with the smallest code."""
         snap = self.snapshot()
+        return None if snap.tree is None else self._locate_in(snap, lng, lat)
+
+    def locate_many(self, points: Sequence[tuple[float, float]]) -> list[int | None]:
+        """The grid of each (lng, lat), with one freshness check for the lot (bulk intake, imports, the demo)."""
+        snap = self.snapshot()
         if snap.tree is None:
-            return None
-        point = Point(lng, lat)
-        hits = [i for i in snap.tree.query(point) if snap.geometries[i].covers(point)]
-        if not hits:
-            return None
-        return snap.ids[min(hits, key=lambda i: snap.codes[i])]
+            return [None] * len(points)
+        return [self._locate_in(snap, lng, lat) for lng, lat in points]
 
 
 grid_index = GridIndex()

@@ -64,10 +64,12 @@ class CaseDetail:
 def case_detail(*, user: Any, pk: Any) -> CaseDetail:
     """Everything the case page and the API detail show, in a fixed number of queries."""
     case = case_get(user=user, pk=pk)
+    timeline = case_timeline(case=case)
     return CaseDetail(
         case=case,
-        timeline=case_timeline(case=case),
-        attachments=case_attachments(case=case),
+        timeline=timeline,
+        # Every file is attached at a step (timeline entries are never deleted): the prefetch has them all.
+        attachments=sorted((a for event in timeline for a in event.attachments.all()), key=lambda a: a.pk),
         actions=allowed_actions(actor=user, case=case),
         co_units=[link.unit for link in case.co_unit_links.select_related("unit")],
         related=list(scoped(case.related.all(), user)),

@@ -202,27 +202,19 @@ def handle_minutes(category: Category, priority: str, factor: float) -> float:
 
 
 def _next_code(prefix: str) -> str:
-    """`prefix` + a 4-digit (or longer) sequence, unique under concurrency (the counter row is locked).
+    """`prefix` + a 4-digit (or longer) sequence, unique under concurrency.
 
-    One `UPDATE … RETURNING` (PostgreSQL and SQLite ≥ 3.35 both have it) takes the row lock and the
-    new value in a single round trip; the first case of a prefix creates the row.
+    One upsert (PostgreSQL and SQLite ≥ 3.35 both have ON CONFLICT … RETURNING) takes the counter
+    row's lock and its new value in a single round trip; concurrent intakes of one grid queue on it.
     """
     table = connection.ops.quote_name(CaseSequence._meta.db_table)
-    sql = f"UPDATE {table} SET value = value + 1 WHERE prefix = %s RETURNING value"  # noqa: S608 (our table name)
+    sql = (
+        f"INSERT INTO {table} (prefix, value) VALUES (%s, 1) ON CONFLICT (prefix) "  # noqa: S608 (our table)
+        f"DO UPDATE SET value = {table}.value + 1 RETURNING value"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [prefix])
-        row = cursor.fetchone()
-        if row is None:
-            try:
-                with transaction.atomic():
-                    CaseSequence.objects.create(prefix=prefix, value=1)
-                value = 1
-            except IntegrityError:
-                cursor.execute(sql, [prefix])
-                value = cursor.fetchone()[0]
-        else:
-            value = row[0]
-    return f"{prefix}{value:04d}"
+        return f"{prefix}{cursor.fetchone()[0]:04d}"
 
 
 def _tracking_code() -> str:
@@ -451,8 +443,8 @@ def case_report(
         with transaction.atomic():
             case = _create_case(actor=actor, intake=intake, files=checked_files)
             if idempotency_key:
-                with transaction.atomic():
-                    IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=key_hash, case=case)
+                # A concurrent twin's IntegrityError rolls back this whole block and is answered below.
+                IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=key_hash, case=case)
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as a replay.
         existing = _replayed(actor, idempotency_key, key_hash) if idempotency_key else None
@@ -486,7 +478,7 @@ def _create_case(*, actor: User | None, intake: Intake, files: Sequence[Any]) ->
         title=intake.title,
         description=intake.description,
         category=intake.category,
-        business_line_id=intake.category.business_line_id,
+        business_line=intake.category.business_line,
         kind=intake.kind,
         source=intake.source,
         priority=intake.priority,
