@@ -293,4 +293,5 @@ def post_create(
             },
         )
     user.__dict__.pop("_gridgov_scope", None)
+    user.__dict__.pop("_gridgov_area_posts", None)
     return post

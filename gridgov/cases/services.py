@@ -81,6 +81,9 @@ def _area_posts(actor: User | None) -> list[tuple[str, str]]:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return []
     cached = getattr(actor, "_gridgov_area_posts", None)
+    if cached is None and not actor.is_superuser:
+        scope_for(actor)  # reads the posts once and leaves (role, area code) pairs on the user
+        cached = getattr(actor, "_gridgov_area_posts", None)
     if cached is None:
         cached = list(
             Post.objects.filter(user=actor, active=True, area__isnull=False).values_list("role", "area__code")

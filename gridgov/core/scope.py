@@ -97,16 +97,21 @@ def scope_for(user: Any) -> Scope:
         reference: set[str] = set()
         units: set[int] = set()
         roles: set[str] = set()
+        area_posts: list[tuple[str, str]] = []
         for role, area_code, unit_id, unit_area_code in Post.objects.filter(user=user, active=True).values_list(
             "role", "area__code", "unit_id", "unit__area__code"
         ):
             roles.add(role)
+            if unit_id is None and area_code:
+                area_posts.append((role, area_code))
             if unit_id is not None:
                 units.add(unit_id)
                 if unit_area_code:
                     reference.add(unit_area_code)
             elif area_code:
                 (reference if role in REFERENCE_ONLY_ROLES else full).add(area_code)
+        # The same read answers "which roles where" for services that need it (the case pipeline).
+        user._gridgov_area_posts = area_posts
         scope = Scope(
             area_codes=_minimal_prefixes(full),
             reference_codes=_minimal_prefixes(reference | full),

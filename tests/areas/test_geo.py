@@ -1,3 +1,4 @@
+"""Point → grid lookups of the grid index."""
 
 
 def test_locate_many_answers_like_locate(org):
