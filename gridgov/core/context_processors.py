@@ -22,4 +22,8 @@ def layout(request) -> dict:
         "switchable_areas": switchable_areas(user=user),
         # Lazy: one COUNT when the layout shows the bell, none for partials that do not.
         "unread_notifications": SimpleLazyObject(lambda: unread_count(user=user)),
+        # The user menu's posts with their area or unit in one query (not one per post).
+        "user_posts": SimpleLazyObject(
+            lambda: list(user.posts.filter(active=True).select_related("area", "unit").order_by("role"))
+        ),
     }
