@@ -49,8 +49,10 @@ from gridgov.cases.models import (
     CaseSequence,
     Category,
     IdempotencyKey,
+    SavedView,
 )
 from gridgov.cases.schema import clean_extra
+from gridgov.core import audit
 from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from gridgov.core.scope import scope_for
 from gridgov.core.validators import validate_phone
@@ -1269,19 +1271,21 @@ def _notify_sweep(people: dict[str, dict[int, int]]) -> None:
 # --- saved views ------------------------------------------------------------------------------
 
 
-def saved_view_create(*, actor: User, name: Any, query: Any):
-    """Save the case list's current filters under a name (replacing a view of the same name)."""
-    from gridgov.cases.models import SavedView
-
+def saved_view_create(*, actor: User, name: Any, query: Any) -> SavedView:
+    """Save the case list's current filters under a name (replacing a view of the same name); audited."""
     name = _text(name, "name", required=True, limit=50)
     query = _text(query, "query", required=False, limit=500).lstrip("?")
-    view, _created = SavedView.objects.update_or_create(user=actor, name=name, defaults={"query": query})
+    with transaction.atomic():
+        view, created = SavedView.objects.update_or_create(user=actor, name=name, defaults={"query": query})
+        audit.record(actor=actor, event="cases.saved_view.save", obj=view, data={"created": created})
     return view
 
 
 def saved_view_delete(*, actor: User, pk: Any) -> None:
-    from gridgov.cases.models import SavedView
-
-    deleted, _rows = SavedView.objects.filter(user=actor, pk=pk).delete()
-    if not deleted:
-        raise NotFound("not_found", _("%(name)s not found.") % {"name": SavedView._meta.verbose_name})
+    """Delete one of the actor's own saved views (another user's is NotFound); audited."""
+    with transaction.atomic():
+        view = SavedView.objects.filter(user=actor, pk=pk).first() if str(pk).isdigit() else None
+        if view is None:
+            raise NotFound("not_found", _("%(name)s not found.") % {"name": SavedView._meta.verbose_name})
+        audit.record(actor=actor, event="cases.saved_view.delete", obj=view, data={"name": view.name})
+        view.delete()
