@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from gridgov.accounts.api.views import MeView, TokenView
 from gridgov.areas.api.views import AreaViewSet, PartyBranchViewSet, UnitViewSet
 from gridgov.cases.api.views import BusinessLineViewSet, CaseViewSet, CategoryViewSet, ResolutionStatsViewSet
+from gridgov.fieldwork.api import ROUTES as FIELDWORK_ROUTES
 from gridgov.notifications.api.views import NotificationViewSet
 from gridgov.registry.api.views import (
     BuildingViewSet,
@@ -32,6 +33,8 @@ router.register("cases", CaseViewSet, basename="case")
 router.register("categories", CategoryViewSet, basename="category")
 router.register("business-lines", BusinessLineViewSet, basename="business-line")
 router.register("stats/resolution", ResolutionStatsViewSet, basename="stats-resolution")
+for prefix, viewset, basename in FIELDWORK_ROUTES:
+    router.register(prefix, viewset, basename=basename)
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="auth-token"),

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "gridgov.registry",
     "gridgov.notifications",
     "gridgov.cases",
+    "gridgov.fieldwork",
     "gridgov.demo",
 ]
 
@@ -189,6 +190,14 @@ GRIDGOV_PUBLIC_REPORTS_PER_HOUR = int(os.environ.get("GRIDGOV_PUBLIC_REPORTS_PER
 # Ledger exports: the most rows one file may hold.
 GRIDGOV_EXPORT_MAX_ROWS = int(os.environ.get("GRIDGOV_EXPORT_MAX_ROWS", "50000"))
 
+# Fieldwork. Patrol tracks: the most points in one upload, the speed (m/s) above which a point is kept
+# but flagged and not counted, and the hours without a point after which a forgotten patrol is ended.
+GRIDGOV_PATROL_BATCH_MAX = int(os.environ.get("GRIDGOV_PATROL_BATCH_MAX", "500"))
+GRIDGOV_PATROL_MAX_SPEED = float(os.environ.get("GRIDGOV_PATROL_MAX_SPEED", "30"))
+GRIDGOV_PATROL_STALE_HOURS = int(os.environ.get("GRIDGOV_PATROL_STALE_HOURS", "12"))
+# Care checks: days after its due day before an undone check counts as missed (0: by the end of the day).
+GRIDGOV_CARE_GRACE_DAYS = int(os.environ.get("GRIDGOV_CARE_GRACE_DAYS", "0"))
+
 # Map: no base tiles unless a tile server is configured (intranets have no internet).
 GRIDGOV_MAP_TILE_URL = os.environ.get("GRIDGOV_MAP_TILE_URL", "")
 GRIDGOV_MAP_TILE_ATTRIBUTION = os.environ.get("GRIDGOV_MAP_TILE_ATTRIBUTION", "")
@@ -227,6 +236,14 @@ SPECTACULAR_SETTINGS = {
         "CasePriorityEnum": "gridgov.cases.choices.Priority",
         "TagKindEnum": "gridgov.registry.choices.TagKind",
         "PlaceKindEnum": "gridgov.registry.choices.PlaceKind",
+        "PatrolStateEnum": "gridgov.fieldwork.choices.PatrolState",
+        "ActivityKindEnum": "gridgov.fieldwork.choices.ActivityKind",
+        "HomeServiceKindEnum": "gridgov.fieldwork.choices.ServiceKind",
+        "CareMethodEnum": "gridgov.fieldwork.choices.CareMethod",
+        "CareCheckStateEnum": "gridgov.fieldwork.choices.CareCheckState",
+        "TargetKindEnum": "gridgov.fieldwork.choices.TargetKind",
+        "CampaignStateEnum": "gridgov.fieldwork.choices.CampaignState",
+        "TargetStateEnum": "gridgov.fieldwork.choices.TargetState",
     },
 }
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("registry/", include("gridgov.registry.urls")),
     path("cases/", include("gridgov.cases.urls")),
     path("public/", include("gridgov.cases.public_urls")),
+    path("fieldwork/", include("gridgov.fieldwork.urls")),
     path("notifications/", include("gridgov.notifications.urls")),
     path("", include("gridgov.core.urls")),
     path("accounts/", include("gridgov.accounts.urls")),

@@ -254,3 +254,19 @@ def switchable_areas(*, user: Any) -> list[Area]:
         .only("id", "code", "name", "level")
         .order_by("code")[:SWITCHER_LIMIT]
     )
+
+
+def area_by_code_or_id(*, user: Any, value: str) -> Area:
+    """The area named by code or id (a code first) inside the user's scope; empty: the user's own top area."""
+    text = (value or "").strip()
+    if not text:
+        area = user_default_area(user=user)
+        if area is None:
+            raise NotFound("not_found", _("You have no area."))
+        return area
+    try:
+        return area_get_by_code(user=user, code=text)
+    except NotFound:
+        if not text.isdigit() or len(text) > 18:
+            raise
+        return area_get(user=user, pk=int(text))

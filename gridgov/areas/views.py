@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,11 +13,7 @@ from gridgov.areas import selectors, services
 from gridgov.areas.choices import Level
 from gridgov.areas.filtersets import PartyBranchFilterSet, UnitFilterSet
 from gridgov.core.errors import ApplicationError, NotFound
-from gridgov.core.pages import list_context
-
-
-def _map_settings() -> dict:
-    return {"tile_url": settings.GRIDGOV_MAP_TILE_URL, "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION}
+from gridgov.core.pages import list_context, map_settings
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,7 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
     area = selectors.current_area(request)
     context: dict = {
         "area": area,
-        "map": _map_settings(),
+        "map": map_settings(),
         "tree": [],
         "summary": None,
         "features": {"type": "FeatureCollection", "features": []},
@@ -57,7 +52,7 @@ def area_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "d": detail,
             "area": detail.area,
             "features": features,
-            "map": _map_settings(),
+            "map": map_settings(),
             "may_set_mode": services.may_set_mode(actor=request.user, area=detail.area),
         },
     )

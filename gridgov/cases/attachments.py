@@ -96,7 +96,8 @@ def check_upload(upload: Any) -> CheckedUpload:
     )
 
 
-def _thumbnail(data: bytes) -> bytes:
+def thumbnail_bytes(data: bytes) -> bytes:
+    """A JPEG thumbnail of an image upload."""
     with Image.open(io.BytesIO(data)) as image:
         image = image.convert("RGB")
         image.thumbnail(THUMBNAIL_SIZE)
@@ -120,6 +121,6 @@ def store_upload(*, case, event, checked: CheckedUpload, actor) -> Any:
     )
     attachment.file.save(f"{stem}{checked.extension}", ContentFile(checked.data), save=False)
     if checked.content_type.startswith("image/"):
-        attachment.thumbnail.save(f"{stem}.thumb.jpg", ContentFile(_thumbnail(checked.data)), save=False)
+        attachment.thumbnail.save(f"{stem}.thumb.jpg", ContentFile(thumbnail_bytes(checked.data)), save=False)
     attachment.save()
     return attachment

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_filters.fields import ModelChoiceField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -19,6 +18,7 @@ from gridgov.areas.choices import Level
 from gridgov.areas.models import Area
 from gridgov.cases.choices import CaseLevel, Priority, Source, State
 from gridgov.cases.models import BusinessLine, Case, Category
+from gridgov.core.filtersets import AreaFilter
 from gridgov.core.scope import subtree
 
 BOOLEAN_WORDS = {
@@ -100,30 +100,6 @@ def _areas(request) -> QuerySet[Area]:
         .only("id", "code", "name", "level")
         .order_by("code")
     )
-
-
-class AreaField(ModelChoiceField):
-    """An area the user may see, given by its code or its id (a code is tried first)."""
-
-    def to_python(self, value: Any) -> Area | None:
-        if value in self.empty_values:
-            return None
-        if isinstance(value, Area):
-            return value
-        text = str(value).strip()
-        if not text.isdigit():
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        match = Q(code=text) | Q(pk=int(text)) if len(text) < 19 else Q(code=text)
-        found = sorted(self.queryset.filter(match), key=lambda area: area.code != text)
-        if not found:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return found[0]
-
-
-class AreaFilter(django_filters.ModelChoiceFilter):
-    """An area of the caller's scope by id or code."""
-
-    field_class = AreaField
 
 
 def _local_midnight(day) -> datetime:

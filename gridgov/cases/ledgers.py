@@ -82,13 +82,13 @@ STATE_LABELS = {
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 _THIN = Side(style="thin", color="808080")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
-_WRAP = Alignment(wrap_text=True, vertical="top")
-_CENTRED = Alignment(wrap_text=True, vertical="center", horizontal="center")
-_BODY_FONT = Font(name="宋体", size=10)
-_HEADER_FONT = Font(name="宋体", size=10, bold=True)
-_TITLE_FONT = Font(name="宋体", size=16, bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+WRAP = Alignment(wrap_text=True, vertical="top")
+CENTRED = Alignment(wrap_text=True, vertical="center", horizontal="center")
+BODY_FONT = Font(name="宋体", size=10)
+HEADER_FONT = Font(name="宋体", size=10, bold=True)
+TITLE_FONT = Font(name="宋体", size=16, bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
 _DATE_FORMAT = "yyyy-mm-dd"
 
 
@@ -98,7 +98,7 @@ def safe_text(value: Any) -> str:
     return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
 
 
-def _free_text(value: Any) -> str:
+def free_text(value: Any) -> str:
     return safe_text(scrub_personal_numbers(str(value or "").strip(), codes=True))
 
 
@@ -106,7 +106,7 @@ def _local_date(moment: datetime | None) -> date | None:
     return timezone.localtime(moment).date() if moment is not None else None
 
 
-def _person(user: Any) -> str:
+def person(user: Any) -> str:
     if user is None:
         return ""
     return user.name or user.get_username()
@@ -133,13 +133,13 @@ def ledger_row(index: int, case: Case) -> list[Any]:
     return [
         index,
         safe_text(case.code),
-        _free_text(place),
-        _free_text(problem),
+        free_text(place),
+        free_text(problem),
         safe_text(unit),
-        _free_text(case.measures),
+        free_text(case.measures),
         deadline,
-        _free_text(case.result) or STATE_LABELS.get(case.state, ""),
-        safe_text(_person(case.verifier) if case.verifier_id else ""),
+        free_text(case.result) or STATE_LABELS.get(case.state, ""),
+        safe_text(person(case.verifier) if case.verifier_id else ""),
         state,
     ]
 
@@ -153,7 +153,7 @@ class LedgerInfo:
     exported_at: datetime
 
 
-def _styled(ws: Any, value: Any, *, font: Font, alignment: Alignment, border: Border | None = None, fill=None) -> Any:
+def styled(ws: Any, value: Any, *, font: Font, alignment: Alignment, border: Border | None = None, fill=None) -> Any:
     cell = WriteOnlyCell(ws, value=value)
     cell.font = font
     cell.alignment = alignment
@@ -170,15 +170,16 @@ def _prototypes(ws: Any) -> list[Any]:
     prototypes = []
     for index, (_header, _width) in enumerate(LEDGER_COLUMNS):
         centred = index in (0, 6, 8, 9)
-        cell = _styled(ws, None, font=_BODY_FONT, alignment=_CENTRED if centred else _WRAP, border=_BORDER)
+        cell = styled(ws, None, font=BODY_FONT, alignment=CENTRED if centred else WRAP, border=BORDER)
         if index == 6:
             cell.number_format = _DATE_FORMAT
         prototypes.append(cell)
     return prototypes
 
 
-def _page_setup(ws: Any) -> None:
-    last = get_column_letter(len(LEDGER_COLUMNS))
+def page_setup(ws: Any, columns: int = len(LEDGER_COLUMNS)) -> None:
+    """A4 landscape fitted to the width, the header row repeated, the title rows merged over `columns`."""
+    last = get_column_letter(columns)
     ws.freeze_panes = f"A{HEADER_ROW + 1}"
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.page_setup.orientation = "landscape"
@@ -200,16 +201,14 @@ def write_ledger(cases: Iterable[Case], target: str | IO[bytes], *, info: Ledger
     ws = wb.create_sheet(LEDGER_TITLE)
     for index, (_header, width) in enumerate(LEDGER_COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(index)].width = width
-    _page_setup(ws)
+    page_setup(ws)
     title = safe_text(f"{info.area_name}{LEDGER_TITLE}")
     stamp = timezone.localtime(info.exported_at).strftime("%Y-%m-%d %H:%M")
-    ws.append([_styled(ws, title, font=_TITLE_FONT, alignment=_CENTRED)])
-    ws.append(
-        [_styled(ws, safe_text(f"筛选条件：{info.summary}    导出时间：{stamp}"), font=_BODY_FONT, alignment=_WRAP)]
-    )
+    ws.append([styled(ws, title, font=TITLE_FONT, alignment=CENTRED)])
+    ws.append([styled(ws, safe_text(f"筛选条件：{info.summary}    导出时间：{stamp}"), font=BODY_FONT, alignment=WRAP)])
     ws.append(
         [
-            _styled(ws, header, font=_HEADER_FONT, alignment=_CENTRED, border=_BORDER, fill=_HEADER_FILL)
+            styled(ws, header, font=HEADER_FONT, alignment=CENTRED, border=BORDER, fill=HEADER_FILL)
             for header, _width in LEDGER_COLUMNS
         ]
     )

@@ -167,6 +167,9 @@ class Case(BaseModel):
     reporter_phone = EncryptedField(_("reporter's phone"), kind=PHONE)
     tracking_code = models.CharField(_("tracking code"), max_length=16, null=True, blank=True)
 
+    # A rectification deadline set at intake (a hazard found by an inspection, 整改时限): the handling
+    # step is due then instead of after the category's hours.
+    rectify_by = models.DateTimeField(_("rectify by"), null=True, blank=True)
     # The clock of the current step: started, warn at 80 %, due.
     step_started_at = models.DateTimeField(_("step started"), null=True, blank=True)
     warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)

@@ -38,6 +38,7 @@ from gridgov.cases.models import Case, CaseAttachment, CaseEvent
 from gridgov.cases.public_forms import MAX_PHOTOS, RateForm, ReportForm, TrackForm
 from gridgov.core import audit, generations
 from gridgov.core.errors import ApplicationError, NotFound
+from gridgov.core.pages import map_settings
 
 logger = logging.getLogger("gridgov.cases.public")
 
@@ -160,8 +161,7 @@ def _report_page(request: HttpRequest, form: ReportForm, *, refusal: str = "", s
         "form": form,
         "refusal": refusal,
         "outlines": community_outlines(),
-        "tile_url": settings.GRIDGOV_MAP_TILE_URL,
-        "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION,
+        **map_settings(),
         "max_photos": MAX_PHOTOS,
         # A browser never sends chosen files back: say so when a refused form had photos.
         "photos_lost": request.method == "POST" and bool(request.FILES.getlist("photos")) and status != 200,

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import User
-from gridgov.areas.choices import Level, Mode, Role
+from gridgov.areas.choices import CODE_LENGTH, Level, Mode, Role
 from gridgov.areas.geo import grid_index
 from gridgov.areas.models import Area, Post, Unit
 from gridgov.cases import transitions as table
@@ -42,6 +42,7 @@ from gridgov.cases.choices import (
     State,
 )
 from gridgov.cases.models import (
+    BusinessLine,
     Case,
     CaseAttachment,
     CaseCoUnit,
@@ -52,7 +53,7 @@ from gridgov.cases.models import (
     SavedView,
 )
 from gridgov.cases.schema import clean_extra
-from gridgov.core import audit
+from gridgov.core import audit, generations
 from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
 from gridgov.core.scope import scope_for
 from gridgov.core.validators import validate_phone
@@ -173,10 +174,27 @@ def _emergency_codes() -> list[str]:
 
 def deadline_factor(area_code: str, emergency_codes: Sequence[str] | None = None) -> float:
     """How much of the normal time a step gets: less when the area or one above it is in emergency mode."""
-    codes = _emergency_codes() if emergency_codes is None else emergency_codes
-    if any(area_code.startswith(code) for code in codes):
-        return float(settings.GRIDGOV_EMERGENCY_DEADLINE_FACTOR)
-    return 1.0
+    if emergency_codes is None:
+        emergency = _in_emergency(area_code)
+    else:
+        emergency = any(area_code.startswith(code) for code in emergency_codes)
+    return float(settings.GRIDGOV_EMERGENCY_DEADLINE_FACTOR) if emergency else 1.0
+
+
+def _in_emergency(area_code: str) -> bool:
+    """Whether the area or one above it is in emergency mode.
+
+    It and its ancestors by their unique codes: listing every emergency area read the whole area table
+    (mode has no index) on every intake and step. Raw SQL on purpose: the ORM took longer to build the
+    query than the database to answer it (make bench: cases.intake_http).
+    """
+    codes = [area_code[:n] for n in sorted(CODE_LENGTH.values()) if n <= len(area_code)]
+    table = connection.ops.quote_name(Area._meta.db_table)
+    marks = ", ".join(["%s"] * len(codes))
+    sql = f"SELECT 1 FROM {table} WHERE code IN ({marks}) AND mode = %s"  # noqa: S608 (our table, placeholders)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*codes, Mode.EMERGENCY])
+        return cursor.fetchone() is not None
 
 
 def _start_clock(case: Case, *, now: datetime, minutes: float) -> None:
@@ -257,12 +275,29 @@ def _coordinate(value: Any, field: str, low: float, high: float) -> float | None
     return number
 
 
+CATALOGUE_GENERATION = "cases.catalogue"
+
+
+def _load_catalogue() -> dict[str, Category]:
+    return {category.code: category for category in Category.objects.select_related("business_line")}
+
+
+# Every intake reads its category: kept per process, checked against a generation (one primary-key query)
+# instead of read with its business line (a join the ORM took longer to build than the database to run).
+_catalogue = generations.Cached(CATALOGUE_GENERATION, _load_catalogue)
+# The Django admin edits categories and business lines directly, without a service to bump the generation.
+generations.track(CATALOGUE_GENERATION, Category, BusinessLine)
+
+
 def category_for_intake(code: Any) -> Category:
     """An active minor category by code (or instance), or an ApplicationError naming the field."""
     if isinstance(code, Category):
         category = code
     else:
-        category = Category.objects.select_related("business_line").filter(code=str(code or "").strip()).first()
+        wanted = str(code or "").strip()
+        category = _catalogue.get().get(wanted)
+        if category is None:  # not cached: perhaps added since, without a signal (a data migration)
+            category = Category.objects.select_related("business_line").filter(code=wanted).first()
     if category is None or not category.active:
         raise _invalid("category", _("Unknown category: %(code)s.") % {"code": code}, "unknown_category")
     if category.is_major:
@@ -288,6 +323,19 @@ def _fallback_area(actor: User | None) -> Area:
     if area is None:
         raise ApplicationError("no_area", _("No subdistrict is set up to take cases."))
     return area
+
+
+# The area columns intake uses; the outline (large JSON) is left deferred.
+GRID_SQL = (
+    "SELECT id, created_at, updated_at, code, name, level, parent_id, centre_lng, centre_lat, mode "  # noqa: S608
+    f"FROM {Area._meta.db_table} WHERE id = %s"  # our table
+)
+
+
+def _grid(pk: int) -> Area:
+    """The grid the index found, without its outline. A raw query: the ORM took four times as long to build
+    it as the database to answer (make bench: cases.intake_http)."""
+    return next(iter(Area.objects.raw(GRID_SQL, [pk])))
 
 
 def _level_area(grid: Area, level: str) -> Area:
@@ -376,7 +424,7 @@ def check_intake(
         if grid_id is None:
             outside = True
         else:
-            grid = Area.objects.select_related("parent").get(pk=grid_id)
+            grid = _grid(grid_id)
     if grid is None and not outside:
         # No point: a grid's own staff report in their grid.
         own = [code for role, code in _area_posts(actor) if role in GRID_ROLES]
@@ -426,9 +474,13 @@ def case_report(
     actor: User | None,
     idempotency_key: str | None = None,
     files: Sequence[Any] = (),
+    rectify_by: datetime | None = None,
     **fields: Any,
 ) -> Case:
     """A new case at the lowest level that may solve it, with its timeline's first entry.
+
+    `rectify_by` (a hazard found by an inspection, 整改时限) is the handling deadline instead of the
+    category's hours.
 
     With an `idempotency_key`, a replay of the same body returns the case made the first time;
     the same key with another body is refused (409).
@@ -440,23 +492,55 @@ def case_report(
             raise _invalid("idempotency_key", _("Sign in to use an idempotency key."))
         if len(idempotency_key) > 100:
             raise _invalid("idempotency_key", _("At most %(n)d characters.") % {"n": 100})
-        existing = _replayed(actor, idempotency_key, key_hash)
+        # Files are stored before the key is claimed: a replay must not leave copies behind. Without
+        # files the claim below finds a replay in the same statement that stores the key.
+        existing = _replayed(actor, idempotency_key, key_hash) if checked_files else None
         if existing is not None:
             return existing
-    intake = check_intake(actor=actor, **fields)
+    try:
+        intake = check_intake(actor=actor, **fields)
+    except ApplicationError:
+        # A replay answers with the first case even when its body would be refused now.
+        existing = _replayed(actor, idempotency_key, key_hash) if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     try:
         with transaction.atomic():
-            case = _create_case(actor=actor, intake=intake, files=checked_files)
-            if idempotency_key:
-                # A concurrent twin's IntegrityError rolls back this whole block and is answered below.
-                IdempotencyKey.objects.create(user=actor, key=idempotency_key, body_hash=key_hash, case=case)
-    except IntegrityError:
-        # A concurrent request with the same key committed first: answer as a replay.
+            case = _create_case(actor=actor, intake=intake, files=checked_files, rectify_by=rectify_by)
+            if idempotency_key and not _claim_key(actor, idempotency_key, key_hash, case):
+                raise _KeyHeld  # roll this case back: the key belongs to an earlier request
+    except (_KeyHeld, IntegrityError):
+        # An earlier request with the same key (or a concurrent one that committed first): answer as a replay.
         existing = _replayed(actor, idempotency_key, key_hash) if idempotency_key else None
         if existing is None:
             raise
         return existing
     return case
+
+
+class _KeyHeld(Exception):
+    """The idempotency key is already stored: the new case is rolled back and the request is a replay."""
+
+
+def _claim_key(actor: User, key: str, key_hash: str, case: Case) -> bool:
+    """Store the idempotency key for the new case; False when an earlier request holds it.
+
+    One INSERT … ON CONFLICT DO NOTHING (PostgreSQL, SQLite ≥ 3.35) instead of a SELECT before the
+    intake and an INSERT after it. A concurrent request with the same key waits on the unique index
+    until the first commits, then finds the key taken.
+    """
+    quote = connection.ops.quote_name
+    table = quote(IdempotencyKey._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({quote('user_id')}, {quote('key')}, {quote('body_hash')}, {quote('case_id')}, "  # noqa: S608 (our table)
+        f"{quote('created_at')}) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({quote('user_id')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [actor.pk, key, key_hash, case.pk, now])
+        return cursor.fetchone() is not None
 
 
 def _replayed(actor: User, key: str, key_hash: str) -> Case | None:
@@ -473,7 +557,9 @@ def _replayed(actor: User, key: str, key_hash: str) -> Case | None:
     return row.case
 
 
-def _create_case(*, actor: User | None, intake: Intake, files: Sequence[Any]) -> Case:
+def _create_case(
+    *, actor: User | None, intake: Intake, files: Sequence[Any], rectify_by: datetime | None = None
+) -> Case:
     now = timezone.now()
     area_code = intake.grid.code if intake.grid is not None else intake.handling_area.code
     factor = deadline_factor(area_code)
@@ -501,12 +587,14 @@ def _create_case(*, actor: User | None, intake: Intake, files: Sequence[Any]) ->
         reporter_name=intake.reporter_name or (actor.name if actor is not None else ""),
         reporter_phone=intake.reporter_phone,
         tracking_code=_tracking_code(),
+        rectify_by=rectify_by,
     )
     _start_clock(case, now=now, minutes=accept_minutes(intake.category, intake.priority, factor))
     case.save(force_insert=True)
     note = _("Outside every grid: taken by the subdistrict.") if intake.outside_grids else ""
     event = _event(case, actor=actor, action=Action.REPORT, from_state="", from_level="", now=now, note=note)
-    _store_files(case, event, files, actor)
+    # What was written, for the API's answer: a new case's timeline and files, without reading them back.
+    case.report_event, case.report_files = event, _store_files(case, event, files, actor)
     if case.reporter_id is None or not is_level_staff(actor, level=case.level, area_code=case.handling_area.code):
         _after_commit_notify(case, Action.REPORT, users=level_staff_ids(case))
     logger.info("case reported code=%s level=%s source=%s", case.code, case.level, case.source)
@@ -628,6 +716,13 @@ class Step:
     notify: Iterable[int] = ()
 
 
+def _handling_minutes(case: Case, now: datetime, factor: float) -> float:
+    """The handling step's time: until the rectification deadline when the case has one, else the category's."""
+    if case.rectify_by is not None:
+        return max((case.rectify_by - now).total_seconds() / 60, 1.0)
+    return handle_minutes(case.category, case.priority, factor)
+
+
 def _reason(params: dict[str, Any], name: str = "reason", *, required: bool = True) -> str:
     return _text(params.get(name), name, required=required, limit=MAX_TEXT)
 
@@ -640,7 +735,7 @@ def _accept(case: Case, now: datetime) -> None:
     """The case is taken in: the handling clock starts."""
     case.state = State.REGISTERED
     case.accepted_at = case.accepted_at or now
-    _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
+    _start_clock(case, now=now, minutes=_handling_minutes(case, now, _factor(case)))
 
 
 def _step_accept(case: Case, *, actor, now, row, note: Any = "", **params) -> Step:
@@ -705,7 +800,7 @@ def _step_dispatch(
     case.dispatched_at = now
     if measures:
         case.measures = _reason({"measures": measures}, "measures", required=False)
-    _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
+    _start_clock(case, now=now, minutes=_handling_minutes(case, now, _factor(case)))
     if {u.pk for u in co} != previous:
         case.co_unit_links.all().delete()
         CaseCoUnit.objects.bulk_create([CaseCoUnit(case=case, unit=u) for u in co])
@@ -723,7 +818,7 @@ def _step_claim(case: Case, *, actor, now, row, note: Any = "", **params) -> Ste
     if case.state == State.REPORTED:
         case.accepted_at = now
     if case.state in (State.REPORTED, State.REGISTERED) and case.unit_id is None:
-        _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
+        _start_clock(case, now=now, minutes=_handling_minutes(case, now, _factor(case)))
     case.state = State.IN_PROGRESS
     case.assignee = actor
     return Step(note=_reason({"note": note}, "note", required=False), unit=case.unit)
@@ -750,7 +845,7 @@ def _escalate(case: Case, *, now: datetime, factor: float, parent: Area | None =
         # Handed to a district department; the center follows it up and records the answer.
         case.level = target
         case.state = State.IN_PROGRESS
-        _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, factor))
+        _start_clock(case, now=now, minutes=_handling_minutes(case, now, factor))
         return
     case.level = target
     case.handling_area = parent if parent is not None else case.handling_area.parent
@@ -799,7 +894,7 @@ def _step_verify(case: Case, *, actor, now, row, passed: Any, note: Any = "", **
     # Not done: back to whoever handled it, with a new handling clock.
     case.state = State.IN_PROGRESS
     case.resolved_at = None
-    _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
+    _start_clock(case, now=now, minutes=_handling_minutes(case, now, _factor(case)))
     notify = unit_handler_ids([case.unit_id]) if case.unit_id else [case.assignee_id] if case.assignee_id else []
     return Step(note=text, data={"passed": False}, notify=notify)
 
@@ -816,7 +911,7 @@ def _step_reopen(case: Case, *, actor, now, row, reason: Any, **params) -> Step:
     case.assignee = None
     case.co_unit_links.all().delete()
     case._co_unit_ids = set()
-    _start_clock(case, now=now, minutes=handle_minutes(case.category, case.priority, _factor(case)))
+    _start_clock(case, now=now, minutes=_handling_minutes(case, now, _factor(case)))
     return Step(note=note, notify=level_staff_ids(case))
 
 

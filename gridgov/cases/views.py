@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -33,7 +32,7 @@ from gridgov.cases.forms import ACTION_FORMS, ActionForm, ReportForm, StatsForm,
 from gridgov.cases.models import Case, CaseEvent
 from gridgov.cases.transitions import USER_ACTIONS
 from gridgov.core.errors import ApplicationError, NotFound
-from gridgov.core.pages import list_context
+from gridgov.core.pages import list_context, map_settings
 from gridgov.core.scope import scope_for
 
 # How each action's button looks on the case page: Bootstrap colour and icon.
@@ -96,10 +95,6 @@ def _case(request: HttpRequest, pk: int) -> Case:
 
 def _still_visible(user: Any, pk: int) -> bool:
     return selectors.case_list(user=user).filter(pk=pk).exists()
-
-
-def _map_settings() -> dict[str, str]:
-    return {"tile_url": settings.GRIDGOV_MAP_TILE_URL, "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION}
 
 
 def deadline_label(case: Case, now: datetime) -> dict[str, str] | None:
@@ -306,7 +301,7 @@ def _detail_page(
         "other_actions": [a for a in actions if not a["main"]],
         "extra_rows": _extra_rows(case),
         "map_data": _map_data(case),
-        "map": _map_settings(),
+        "map": map_settings(),
         "level_icon": LEVEL_ICONS.get(case.level, "bi-diagram-3"),
         "is_open": case.state in (State.REPORTED, State.REGISTERED, State.DISPATCHED, State.IN_PROGRESS),
     }
@@ -416,7 +411,7 @@ def _report_page(request: HttpRequest, form: ReportForm, *, error: str = "", sta
         "schemas": schemas,
         "extra_fields": form.extra_fields(),
         "features": _report_map(request),
-        "map": _map_settings(),
+        "map": map_settings(),
         "files_lost": bool(request.FILES),
     }
     return render(request, "cases/report.html", context, status=status)

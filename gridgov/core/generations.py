@@ -1,17 +1,22 @@
 """Cross-process invalidation: a token per cache, changed by the services that change its source.
 
-A process caches a derived structure (the grid index) together with the token it read; when the
-token in the database differs, the cache is stale. Tokens are random rather than counters so
-that a database that is flushed, restored or rolled back never repeats a token a process saw.
+A process caches a derived structure (the grid index, the case categories) together with the token it
+read; when the token in the database differs, the cache is stale. Tokens are random rather than counters
+so that a database that is flushed, restored or rolled back never repeats a token a process saw.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from django.db import connection, transaction
+from django.db.models.signals import post_delete, post_save
 
 from gridgov.core.models import Generation
+
+T = TypeVar("T")
 
 
 def _new_token() -> int:
@@ -36,3 +41,40 @@ def current(name: str) -> int:
         cursor.execute("SELECT value FROM core_generation WHERE name = %s", [name])
         row = cursor.fetchone()
     return row[0] if row else 0
+
+
+def track(name: str, *models: Any) -> None:
+    """Bump generation `name` whenever a row of `models` is saved or deleted through the ORM.
+
+    For data that no service writes (rows the Django admin edits directly): the save's own transaction
+    carries the new token, so a rolled-back edit changes nothing. `QuerySet.update()` and raw SQL send
+    no signal; whoever writes that way calls `bump` itself.
+    """
+
+    def changed(**kwargs: Any) -> None:
+        bump(name)
+
+    for model in models:
+        uid = f"gridgov.generations:{name}:{model._meta.label}"
+        post_save.connect(changed, sender=model, weak=False, dispatch_uid=uid)
+        post_delete.connect(changed, sender=model, weak=False, dispatch_uid=uid)
+
+
+class Cached(Generic[T]):
+    """A value built from the database, kept per process and rebuilt when generation `name` has changed.
+
+    One primary-key query per `get()` instead of the queries that build the value. The token is read
+    before the value is built, so a value is never older than the token it is kept with.
+    """
+
+    def __init__(self, name: str, build: Callable[[], T]) -> None:
+        self.name = name
+        self.build = build
+        self._entry: tuple[int, T] | None = None
+
+    def get(self) -> T:
+        token = current(self.name)
+        entry = self._entry  # one read: another thread may replace it meanwhile
+        if entry is None or entry[0] != token:
+            entry = self._entry = (token, self.build())
+        return entry[1]

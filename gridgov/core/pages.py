@@ -18,3 +18,10 @@ def list_context(request: HttpRequest, filterset_class: type, queryset: Any, per
     query = request.GET.copy()
     query.pop("page", None)
     return {"filter": filterset, "page": page, "query": query.urlencode()}
+
+
+def map_settings() -> dict[str, str]:
+    """What every page with a Leaflet map needs: the optional tile layer (none by default: intranets)."""
+    from django.conf import settings
+
+    return {"tile_url": settings.GRIDGOV_MAP_TILE_URL, "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION}

@@ -204,3 +204,30 @@ def scoped_get(queryset: QuerySet[M], user: Any, **lookup: Any) -> M:
             "not_found",
             _("%(name)s not found.") % {"name": queryset.model._meta.verbose_name},
         ) from None
+
+
+def area_posts(user: Any) -> list[tuple[str, str]]:
+    """(role, area code) of the user's active posts at areas, read once per user object (with the scope)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_gridgov_area_posts", None)
+    if cached is None:
+        if user.is_superuser:
+            from gridgov.areas.models import Post
+
+            user._gridgov_area_posts = list(
+                Post.objects.filter(user=user, active=True, area__isnull=False).values_list("role", "area__code")
+            )
+        else:
+            scope_for(user)  # reads the posts once and leaves the pairs on the user
+        cached = user._gridgov_area_posts
+    return cached
+
+
+def acts_for(user: Any, code: str, roles: Any) -> bool:
+    """The user holds one of `roles` at the area `code` or above it; superusers always do."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return any(role in roles and code.startswith(area_code) for role, area_code in area_posts(user))

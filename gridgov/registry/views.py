@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db.models import Count, OuterRef, QuerySet, Subquery
@@ -28,7 +27,7 @@ from gridgov.areas.models import Area
 from gridgov.areas.selectors import area_features, current_area
 from gridgov.core import audit
 from gridgov.core.errors import ApplicationError, NotFound, PermissionDenied
-from gridgov.core.pages import list_context
+from gridgov.core.pages import list_context, map_settings
 from gridgov.registry import selectors, services
 from gridgov.registry.choices import BuildingUse, PlaceKind, Relation
 from gridgov.registry.filtersets import (
@@ -132,10 +131,6 @@ def _with_ages(residents: Iterable[Resident]) -> None:
     today = date.today()
     for resident in residents:
         resident.age = age_of(resident.birth_date, today)
-
-
-def _map_settings() -> dict:
-    return {"tile_url": settings.GRIDGOV_MAP_TILE_URL, "attribution": settings.GRIDGOV_MAP_TILE_ATTRIBUTION}
 
 
 def _sensitive_rows(obj: Resident | Shop, full: dict[str, str] | None = None) -> list[dict[str, str]]:
@@ -317,7 +312,7 @@ def building_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .annotate(member_count=_member_count(request.user))
         .order_by("room", "id")
     )
-    context = {"building": building, "households": households, "map": _map_settings()}
+    context = {"building": building, "households": households, "map": map_settings()}
     if building.lng is not None:
         context["features"] = _single_feature_layers(building.grid, _building_feature(building), "buildings")
     return render(request, "registry/building_detail.html", context)
@@ -343,7 +338,7 @@ def _shop_page(
         "revealed": revealed is not None,
         "reveal_url": url,
         "may_reveal": services.may_reveal(request.user, shop.area_code),
-        "map": _map_settings(),
+        "map": map_settings(),
     }
     if shop.lng is not None:
         context["features"] = _single_feature_layers(shop.grid, _shop_feature(shop), "shops")
@@ -374,7 +369,7 @@ def place_detail(request: HttpRequest, pk: int) -> HttpResponse:
     place = _get(selectors.place_get, request, pk)
     context = {
         "place": place,
-        "map": _map_settings(),
+        "map": map_settings(),
         "features": _single_feature_layers(place.grid, _place_feature(place), "places"),
     }
     return render(request, "registry/place_detail.html", context)
@@ -515,7 +510,7 @@ def registry_map(request: HttpRequest) -> HttpResponse:
     context = {
         "area": area,
         "features": features,
-        "map": _map_settings(),
+        "map": map_settings(),
         "limit": MAP_LIMIT,
         "legend_uses": [(label, USE_COLOURS[value]) for value, label in BuildingUse.choices],
         "legend_kinds": [(label, PLACE_COLOURS[value]) for value, label in PlaceKind.choices],

@@ -10,6 +10,7 @@ the service. The reporter's phone is a `Sensitive` value rendered masked (`138**
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from django.urls import reverse
@@ -167,6 +168,16 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _WrittenEntrySerializer(TimelineEntrySerializer):
+    """A timeline entry this request wrote: its files are the ones stored with it, not read back."""
+
+    attachments = None
+
+    class Meta(TimelineEntrySerializer.Meta):
+        fields = [name for name in TimelineEntrySerializer.Meta.fields if name != "attachments"]
+        read_only_fields = fields
+
+
 class CaseDetailSerializer(CaseListSerializer):
     """The case page: the row, its text, its timeline and what the caller may do now.
 
@@ -228,14 +239,49 @@ class CaseDetailSerializer(CaseListSerializer):
         return case.assignee.name or case.assignee.get_username()
 
 
-def render_detail(detail: Any, context: dict[str, Any]) -> dict[str, Any]:
-    """A `selectors.CaseDetail` as the API's case body (create, detail and every action answer with it)."""
-    data = dict(CaseDetailSerializer(detail.case, context=context).data)
-    data["timeline"] = TimelineEntrySerializer(detail.timeline, many=True).data
-    data["attachments"] = AttachmentSerializer(detail.attachments, many=True).data
+_per_thread = threading.local()
+
+
+def _serializer(cls: type[serializers.BaseSerializer], context: dict[str, Any]) -> serializers.BaseSerializer:
+    """This thread's instance of `cls`, given `context`: its fields are built once per thread, not per request.
+
+    Making a ModelSerializer introspects the model and deep-copies every declared field; for the case body
+    that cost more than the rest of rendering it (make bench: cases.intake_http). `to_representation` keeps
+    no state on the instance and fields read the context through their root, so one instance per thread
+    (gunicorn's threads render at the same time) serves every request.
+    """
+    instances = _per_thread.__dict__.setdefault("instances", {})
+    serializer = instances.get(cls)
+    if serializer is None:
+        serializer = instances[cls] = cls(context={})
+    serializer._context = context
+    return serializer
+
+
+def _many(cls: type[serializers.BaseSerializer], items: Any) -> list[Any]:
+    serializer = _serializer(cls, {})
+    return [serializer.to_representation(item) for item in items]
+
+
+def render_detail(detail: Any, context: dict[str, Any], *, reported: bool = False) -> dict[str, Any]:
+    """A `selectors.CaseDetail` as the API's case body (create, detail and every action answer with it).
+
+    `reported`: the case was reported by this request and its timeline is the report, written with every
+    file of the case, so the entry's files are `detail.attachments` rather than read back.
+    """
+    case_serializer = _serializer(CaseDetailSerializer, context)
+    try:
+        data = dict(case_serializer.to_representation(detail.case))
+    finally:
+        case_serializer._context = {}  # the request is not kept alive until the thread's next one
+    data["timeline"] = _many(_WrittenEntrySerializer if reported else TimelineEntrySerializer, detail.timeline)
+    data["attachments"] = _many(AttachmentSerializer, detail.attachments)
+    if reported:
+        for entry in data["timeline"]:
+            entry["attachments"] = data["attachments"]
     data["allowed_actions"] = list(detail.actions)
-    data["co_units"] = CaseUnitRefSerializer(detail.co_units, many=True).data
-    data["related"] = CaseRefSerializer(detail.related, many=True).data
+    data["co_units"] = _many(CaseUnitRefSerializer, detail.co_units)
+    data["related"] = _many(CaseRefSerializer, detail.related)
     return data
 
 
