@@ -32,6 +32,7 @@ from gridgov.areas.choices import Role, UnitKind
 from gridgov.areas.models import Area, PartyBranch, Unit
 from gridgov.cases.demo import build_cases
 from gridgov.demo.models import DemoMarker
+from gridgov.fieldwork.demo import build_fieldwork
 
 DEFAULT_SEED = 2022
 
@@ -500,6 +501,7 @@ PARTS: list[Callable[[DemoSummary], str]] = [
     build_accounts,
     build_registry,
     build_cases,
+    build_fieldwork,
 ]
 
 

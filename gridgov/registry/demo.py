@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import shapely
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from shapely.geometry import LineString, Polygon, box, mapping, shape
 
@@ -32,7 +33,13 @@ from gridgov.core.validators import id_check_digit, validate_phone
 from gridgov.registry.choices import BuildingUse, Gender, LivingStatus, PlaceKind, Relation, Structure
 from gridgov.registry.defaults import ensure_default_tags
 from gridgov.registry.models import Building, Household, Place, Resident, Shop, Tag
-from gridgov.registry.services import validate_resident
+from gridgov.registry.services import (
+    duplicate_id_number,
+    household_create,
+    household_set_head,
+    resident_create,
+    validate_resident,
+)
 
 if TYPE_CHECKING:
     from gridgov.demo.builder import DemoSummary
@@ -162,6 +169,9 @@ def build_registry_demo(summary: DemoSummary) -> Counts:
     builder = _Builder(summary, summary.rng("registry"), timezone.localdate())
     with transaction.atomic():
         counts = builder.build()
+        add_meng(summary, summary.rng("registry:meng"), builder.today)
+        counts.households += 1
+        counts.residents += 1
         audit.record(
             actor=None,
             event="demo.registry",
@@ -817,3 +827,54 @@ def _credit_code(rng: random.Random, *, individual: bool) -> str:
     first17 = ("92" if individual else "91") + "340404" + body
     total = sum(CREDIT_ALPHABET.index(c) * w for c, w in zip(first17, CREDIT_WEIGHTS, strict=True))
     return first17 + CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
+MENG = "孟庆梅"
+
+
+def add_meng(summary: DemoSummary, rng: random.Random, today: date) -> Resident:
+    """孟庆梅, the article's elder living alone, bedridden after a fall, in 新建社区A区 (the first grid); through
+    the registry services, so the care plans of the fieldwork part have her to look after."""
+    grid = summary.grids[0]
+    # A block whose household group has room for one more household (groups hold 7 to 12).
+    full = [
+        row["group_id"]
+        for row in Household.objects.filter(grid=grid).values("group_id").annotate(n=Count("id")).filter(n__gte=12)
+    ]
+    building = (
+        Building.objects.filter(grid=grid, use=BuildingUse.RESIDENTIAL)
+        .exclude(group_id__in=full)
+        .order_by("id")
+        .select_related("group")
+        .first()
+    )
+    assert building is not None, "the registry part gives every grid its blocks"
+    rooms = set(Household.objects.filter(building=building).values_list("room", flat=True))
+    room = next(f"1单元{f}{r:02d}" for f in range(1, 8) for r in range(1, 4) if f"1单元{f}{r:02d}" not in rooms)
+    household = household_create(
+        actor=None, grid=grid, group=building.group, address=building.address, building=building, room=room
+    )
+    birth = today.replace(year=today.year - 79) - timedelta(days=rng.randint(10, 300))
+    sequence = 2 * rng.randint(100, 400)  # even: a woman
+    while True:
+        first17 = f"340404{birth:%Y%m%d}{sequence % 1000:03d}"
+        number = first17 + id_check_digit(first17)
+        if duplicate_id_number(number) is None:
+            break
+        sequence += 2
+    tags = list(Tag.objects.filter(code__in=["dujulaoren", "canji"]))
+    resident = resident_create(
+        actor=None,
+        household=household,
+        name=MENG,
+        gender=Gender.FEMALE,
+        birth_date=birth,
+        id_number=number,
+        phone=f"0554-266{rng.randint(1000, 9999)}",
+        relation=Relation.HEAD,
+        address=f"{household.address}{room}",
+        notes="不慎摔伤致腰椎骨折，瘫痪在床，独居；子女在外地工作。",
+        tags=tags,
+    )
+    household_set_head(actor=None, household=household, head=resident)
+    return resident
