@@ -2,10 +2,11 @@
 
 What it builds, sized like the article:
 
-- four campaigns (专项任务): 自建房安全专项排查 over every self-built house, 养老诈骗防范宣传 over the
+- five campaigns (专项任务): 自建房安全专项排查 over every self-built house, 养老诈骗防范宣传 over the
   households with a member aged 60 or more (carried by the 联保长 where there is one), 消防安全隐患排查
   over the shops (the first batch of some grids already overdue), all running with partial progress,
-  and 疫情防控排查 of every household earlier in the year, finished at 100 %;
+  独居老人冬季走访 of every household with an elder living alone (with 养老诈骗防范宣传, two open tasks at
+  many of their doors), and 疫情防控排查 of every household earlier in the year, finished at 100 %;
 - care plans (关爱) for every living-alone elder (独居老人) and some disabled and 低保 residents —
   weekly phone calls, home visits every two weeks by the grid worker — with eight weeks of checks,
   a few missed (the last ones swept for real, so grid leaders have their alerts) and some due today;
@@ -430,6 +431,16 @@ class _Builder:
                 "冬季火灾防控：沿街门店、小经营场所逐店排查，第一批网格限期完成。",
             ),
             (
+                "独居老人冬季走访",
+                "living-alone-check",
+                {"member_tags": ["dujulaoren"]},
+                AssignTo.GRID_WORKER,
+                today - timedelta(days=10),
+                today + timedelta(days=20),
+                0.3,
+                "入冬前走访每一位独居老人：见面了解身体和生活情况，检查燃气、用电安全，登记上门服务需求。",
+            ),
+            (
                 "疫情防控排查",
                 "epidemic-check",
                 {},
@@ -605,6 +616,16 @@ class _Builder:
                 "elderly_briefed": True,
                 "suspicious_calls": False,
                 "leaflet": True,
+            }
+        if checklist == "living-alone-check":
+            return {
+                "seen": True,
+                "health": rng.choices(["良好", "一般"], weights=(45, 55))[0],
+                "needs_care": False,
+                "gas_safe": True,
+                "power_safe": True,
+                "emergency_contact": rng.random() < 0.9,
+                "needs_service": False,
             }
         raise ValueError(f"the demo has no answers for checklist {checklist}")
 

@@ -836,23 +836,17 @@ def add_meng(summary: DemoSummary, rng: random.Random, today: date) -> Resident:
     """孟庆梅, the article's elder living alone, bedridden after a fall, in 新建社区A区 (the first grid); through
     the registry services, so the care plans of the fieldwork part have her to look after."""
     grid = summary.grids[0]
-    # A block whose household group has room for one more household (groups hold 7 to 12).
-    full = [
-        row["group_id"]
-        for row in Household.objects.filter(grid=grid).values("group_id").annotate(n=Count("id")).filter(n__gte=12)
-    ]
-    building = (
-        Building.objects.filter(grid=grid, use=BuildingUse.RESIDENTIAL)
-        .exclude(group_id__in=full)
-        .order_by("id")
-        .select_related("group")
-        .first()
-    )
+    # The household group of the grid with the fewest households (groups hold 7 to 12; shop groups none).
+    sizes = Household.objects.filter(grid=grid).values("group_id").annotate(n=Count("id")).order_by("n", "group_id")
+    group_id = sizes.first()["group_id"]
+    blocks = Building.objects.filter(grid=grid, use=BuildingUse.RESIDENTIAL).order_by("id")
+    building = blocks.filter(group_id=group_id).first() or blocks.first()
     assert building is not None, "the registry part gives every grid its blocks"
     rooms = set(Household.objects.filter(building=building).values_list("room", flat=True))
     room = next(f"1单元{f}{r:02d}" for f in range(1, 8) for r in range(1, 4) if f"1单元{f}{r:02d}" not in rooms)
+    group = Area.objects.get(pk=group_id)
     household = household_create(
-        actor=None, grid=grid, group=building.group, address=building.address, building=building, room=room
+        actor=None, grid=grid, group=group, address=building.address, building=building, room=room
     )
     birth = today.replace(year=today.year - 79) - timedelta(days=rng.randint(10, 300))
     sequence = 2 * rng.randint(100, 400)  # even: a woman

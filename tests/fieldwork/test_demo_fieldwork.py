@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import Count
 from django.test.utils import override_settings
 from django.utils import timezone
 from shapely.geometry import Point, shape
@@ -47,7 +48,7 @@ from gridgov.fieldwork.selectors.campaigns import campaign_progress, campaign_to
 from gridgov.fieldwork.services.care import MISSED_KIND
 from gridgov.notifications.models import Notification
 from gridgov.registry.choices import LivingStatus
-from gridgov.registry.models import Resident
+from gridgov.registry.models import Household, Resident
 
 pytestmark = pytest.mark.django_db
 
@@ -88,9 +89,14 @@ def test_the_progress_line_counts_what_was_built(demo):
 
 @pytest.mark.parametrize(
     ("name", "low", "high"),
-    [("自建房安全专项排查", 0.3, 0.7), ("养老诈骗防范宣传", 0.3, 0.55), ("消防安全隐患排查", 0.4, 0.6)],
+    [
+        ("自建房安全专项排查", 0.3, 0.7),
+        ("养老诈骗防范宣传", 0.3, 0.55),
+        ("消防安全隐患排查", 0.4, 0.6),
+        ("独居老人冬季走访", 0.2, 0.7),
+    ],
 )
-def test_three_running_campaigns_with_partial_progress(demo, as_of, name, low, high):
+def test_running_campaigns_with_partial_progress(demo, as_of, name, low, high):
     campaign = running(name)
     assert campaign.area.level == Level.SUBDISTRICT
     assert campaign.starts_on < as_of.date() < campaign.ends_on
@@ -114,6 +120,21 @@ def test_the_campaigns_pick_their_targets_from_the_registry(demo):
     assert carriers["group_leader"] > 10 and carriers["grid_worker"] > 10
     leader_visits = Visit.objects.filter(targets_done__campaign=fraud, visitor__username__startswith="lb")
     assert leader_visits.exists()
+
+
+def test_households_with_two_open_campaign_tasks_at_their_door(demo):
+    """What one visit can finish: the living-alone elders' households carry the anti-fraud task too."""
+    pending = CampaignTarget.objects.filter(state=TargetState.PENDING, campaign__state=CampaignState.RUNNING)
+    doubles = (
+        pending.filter(household__isnull=False)
+        .values("household")
+        .annotate(n=Count("campaign", distinct=True))
+        .filter(n__gte=2)
+    )
+    assert doubles.count() >= 20
+    assert running("独居老人冬季走访").target_count == (
+        Household.objects.filter(members__tags__code="dujulaoren").distinct().count()
+    )
 
 
 def test_the_epidemic_campaign_of_earlier_in_the_year_is_finished_and_complete(demo, as_of):
