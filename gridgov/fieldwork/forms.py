@@ -174,24 +174,28 @@ class CampaignForm(forms.Form):
 
 
 class CampaignFilterForm(forms.Form):
-    state = forms.ChoiceField(label=_("State"), required=False, choices=[("", "—"), *CampaignState.choices])
+    state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("All")), *CampaignState.choices])
     business_line = forms.ModelChoiceField(
-        label=_("Business line"), required=False, queryset=BusinessLine.objects.all(), to_field_name="code"
+        label=_("Business line"),
+        required=False,
+        queryset=BusinessLine.objects.all(),
+        to_field_name="code",
+        empty_label=_("All"),
     )
 
 
 class TargetFilterForm(forms.Form):
     """The targets table of a campaign page: state, grid, person, overdue."""
 
-    state = forms.ChoiceField(label=_("State"), required=False, choices=[("", "—"), *TargetState.choices])
+    state = forms.ChoiceField(label=_("State"), required=False, choices=[("", _("All")), *TargetState.choices])
     grid = forms.ChoiceField(label=_("Grid"), required=False)
     assignee = forms.ChoiceField(label=_("Carried by"), required=False)
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
 
     def __init__(self, *args: Any, grids: list[tuple[str, str]], people: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["grid"].choices = [("", "—"), *grids]
-        self.fields["assignee"].choices = [("", "—"), ("none", _("Not assigned")), *people]
+        self.fields["grid"].choices = [("", _("All")), *grids]
+        self.fields["assignee"].choices = [("", _("All")), ("none", _("Not assigned")), *people]
 
 
 class VisitFilterForm(forms.Form):
@@ -202,8 +206,8 @@ class VisitFilterForm(forms.Form):
 
     def __init__(self, *args: Any, grids: list[tuple[str, str]], people: list[tuple[str, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["grid"].choices = [("", "—"), *grids]
-        self.fields["visitor"].choices = [("", "—"), *people]
+        self.fields["grid"].choices = [("", _("All")), *grids]
+        self.fields["visitor"].choices = [("", _("All")), *people]
 
 
 # --- the visit form -------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ def test_one_visit_does_two_campaigns_and_opens_a_hazard_case(client, org, homes
     assert accept.status_code == 200, accept.content
     case.refresh_from_db()
     assert case.due_at == timezone.make_aware(datetime.combine(rectify_day, time(23, 59, 59)))
+    detail = client.get(f"/api/v1/cases/{case.pk}/", **headers).json()
+    assert detail["rectify_by"].startswith(rectify_day.isoformat()) and detail["due_at"] == detail["rectify_by"]
 
     # Progress moved for the grid, the community and the person.
     grid = {r["key"]: r for r in client.get(f"/api/v1/campaigns/{fire.pk}/progress/?by=grid", **headers).json()}

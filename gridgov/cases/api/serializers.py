@@ -202,6 +202,7 @@ class CaseDetailSerializer(CaseListSerializer):
     accepted_at = serializers.DateTimeField(read_only=True, allow_null=True)
     dispatched_at = serializers.DateTimeField(read_only=True, allow_null=True)
     resolved_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    rectify_by = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -223,6 +224,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "accepted_at",
             "dispatched_at",
             "resolved_at",
+            "rectify_by",
         ]
         read_only_fields = fields
 

@@ -178,13 +178,15 @@ class VisitViewSet(ScopedReadOnlyViewSet):
         visit = services.visit_record(actor=request.user, photos=photos, **values)
         fresh = self.get_queryset().get(pk=visit.pk)
         body = VisitSerializer(fresh, context=self.get_serializer_context()).data
+        stamp = serializers.DateTimeField().to_representation
         body["cases_opened"] = [
             {
                 "id": case.pk,
                 "code": case.code,
                 "grid": case.area_code,
-                "due_at": case.due_at,
-                "rectify_by": case.rectify_by,
+                "category": case.category.code,
+                "due_at": stamp(case.due_at) if case.due_at else None,
+                "rectify_by": stamp(case.rectify_by) if case.rectify_by else None,
             }
             for case in visit.opened_cases
         ]
