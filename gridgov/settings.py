@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "gridgov.notifications",
     "gridgov.cases",
     "gridgov.fieldwork",
+    "gridgov.integrations",
     "gridgov.demo",
 ]
 
