@@ -55,7 +55,7 @@ from gridgov.cases.models import (
 from gridgov.cases.schema import clean_extra
 from gridgov.core import audit, generations
 from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
-from gridgov.core.scope import scope_for
+from gridgov.core.scope import area_posts, scope_for
 from gridgov.core.validators import validate_phone
 
 logger = logging.getLogger("gridgov.cases")
@@ -79,22 +79,6 @@ MAX_TEXT = 4000
 # --- who the actor is -------------------------------------------------------------------------
 
 
-def _area_posts(actor: User | None) -> list[tuple[str, str]]:
-    """(role, area code) of the actor's active posts at areas, read once per user object."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return []
-    cached = getattr(actor, "_gridgov_area_posts", None)
-    if cached is None and not actor.is_superuser:
-        scope_for(actor)  # reads the posts once and leaves (role, area code) pairs on the user
-        cached = getattr(actor, "_gridgov_area_posts", None)
-    if cached is None:
-        cached = list(
-            Post.objects.filter(user=actor, active=True, area__isnull=False).values_list("role", "area__code")
-        )
-        actor._gridgov_area_posts = cached
-    return cached
-
-
 def is_level_staff(actor: User | None, *, level: str, area_code: str) -> bool:
     """The actor owns cases at `level` in the area `area_code` (or is the center above it)."""
     if actor is None:
@@ -102,7 +86,7 @@ def is_level_staff(actor: User | None, *, level: str, area_code: str) -> bool:
     if actor.is_superuser:
         return True
     roles = LEVEL_ROLES.get(level, frozenset())
-    for role, code in _area_posts(actor):
+    for role, code in area_posts(actor):
         if not area_code.startswith(code):
             continue
         if role in OVERRIDE_ROLES or (role in roles and len(code) == LEVEL_CODE_LENGTH[level]):
@@ -126,7 +110,7 @@ def actor_is(actor: User | None, who: str, case: Case, *, public: bool = False) 
         return case.reporter_id is not None and case.reporter_id == actor.pk
     if who == table.SUPERVISOR:
         return actor.is_superuser or any(
-            role in SUPERVISOR_ROLES and case.area_code.startswith(code) for role, code in _area_posts(actor)
+            role in SUPERVISOR_ROLES and case.area_code.startswith(code) for role, code in area_posts(actor)
         )
     if who == table.CONCERNED:
         scope = scope_for(actor)
@@ -315,7 +299,7 @@ def _default_source(actor: User | None) -> str:
 
 def _fallback_area(actor: User | None) -> Area:
     """The subdistrict that takes a case whose point lies outside every grid: the reporter's, or the first."""
-    for _role, code in _area_posts(actor):
+    for _role, code in area_posts(actor):
         area = Area.objects.filter(code=code[:9], level=Level.SUBDISTRICT).first()
         if area is not None:
             return area
@@ -427,7 +411,7 @@ def check_intake(
             grid = _grid(grid_id)
     if grid is None and not outside:
         # No point: a grid's own staff report in their grid.
-        own = [code for role, code in _area_posts(actor) if role in GRID_ROLES]
+        own = [code for role, code in area_posts(actor) if role in GRID_ROLES]
         if len(own) == 1:
             grid = Area.objects.get(code=own[0])
         elif actor is None and address:
@@ -445,7 +429,7 @@ def check_intake(
         level, handling = CaseLevel.SUBDISTRICT, _fallback_area(actor)
     else:
         reported_by_grid = source == Source.GRID_WORKER and any(
-            role in GRID_ROLES and grid.code.startswith(code) for role, code in _area_posts(actor)
+            role in GRID_ROLES and grid.code.startswith(code) for role, code in area_posts(actor)
         )
         level = CaseLevel.GRID if reported_by_grid else category.level
         handling = _level_area(grid, level)
@@ -777,7 +761,7 @@ def _unit_of(value: Any) -> Unit:
 
 def _may_dispatch_to(actor: User | None, case: Case, unit: Unit) -> bool:
     """The center dispatches to any unit; a community to the units that serve the case's place."""
-    if actor is not None and (actor.is_superuser or any(role in OVERRIDE_ROLES for role, code in _area_posts(actor))):
+    if actor is not None and (actor.is_superuser or any(role in OVERRIDE_ROLES for role, code in area_posts(actor))):
         return True
     code = unit.area.code
     return case.area_code.startswith(code) or code.startswith(case.handling_area.code)

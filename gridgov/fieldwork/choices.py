@@ -22,15 +22,6 @@ class TargetKind(models.TextChoices):
     PLACE = "place", _("Place")
 
 
-# The registry model (app_label.ModelName) and the CampaignTarget / Visit column of each kind.
-TARGET_MODELS = {
-    TargetKind.HOUSEHOLD: "registry.Household",
-    TargetKind.BUILDING: "registry.Building",
-    TargetKind.SHOP: "registry.Shop",
-    TargetKind.PLACE: "registry.Place",
-}
-
-
 class CampaignState(models.TextChoices):
     RUNNING = "running", _("Running")
     FINISHED = "finished", pgettext_lazy("campaign", "Finished")

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
@@ -361,7 +360,3 @@ def target_reassign(*, actor: User | None, target: CampaignTarget, assignee: Use
             data={"from": before, "to": assignee.pk if assignee else None},
         )
     return locked
-
-
-def today() -> date:
-    return timezone.localdate()

@@ -27,7 +27,7 @@ from gridgov.areas.choices import CODE_LENGTH, Level, Role
 from gridgov.areas.models import Area
 from gridgov.core import audit
 from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied, duplicates_refused
-from gridgov.core.scope import scope_for
+from gridgov.core.scope import area_posts, scope_for
 from gridgov.fieldwork.choices import PatrolState, PointFlag
 from gridgov.fieldwork.models import Patrol, PatrolPoint
 
@@ -63,14 +63,6 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 # --- who may patrol where -------------------------------------------------------------------------
 
 
-def _area_posts(actor: Any) -> list[tuple[str, str]]:
-    """(role, area code) of the actor's active posts at areas (read once per user object by scope_for)."""
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return []
-    scope_for(actor)
-    return list(getattr(actor, "_gridgov_area_posts", None) or [])
-
-
 def patrol_areas(actor: Any) -> dict[str, str]:
     """{grid code: finest area code} of the grids the actor may patrol.
 
@@ -78,7 +70,7 @@ def patrol_areas(actor: Any) -> dict[str, str]:
     in their own scope (a group leader's scope is the group, not the whole grid).
     """
     areas: dict[str, str] = {}
-    for role, code in _area_posts(actor):
+    for role, code in area_posts(actor):
         if role not in PATROL_ROLES:
             continue
         if role == Role.GROUP_LEADER and len(code) == CODE_LENGTH[Level.GROUP]:
