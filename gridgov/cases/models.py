@@ -122,6 +122,8 @@ class Case(BaseModel):
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
+    # A photo or video the sender keeps (an Open311 media_url, a camera's snapshot): linked, never fetched.
+    media_url = models.URLField(_("media link"), max_length=500, blank=True)
     grid = models.ForeignKey(
         Area, verbose_name=_("grid"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

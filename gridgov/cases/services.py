@@ -21,6 +21,8 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -74,6 +76,9 @@ GRID_ROLES = LEVEL_ROLES[CaseLevel.GRID]
 TRACKING_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 MAX_TITLE = 100
 MAX_TEXT = 4000
+# Sources a case may come from without a signed-in user: the public form and the integrations' keys.
+SYSTEM_SOURCES = frozenset({Source.RESIDENT, Source.OPEN311, Source.CAMERA, Source.HOTLINE})
+URL_CHECK = URLValidator(schemes=["http", "https"])
 
 
 # --- who the actor is -------------------------------------------------------------------------
@@ -245,6 +250,17 @@ def _text(value: Any, field: str, *, required: bool, limit: int) -> str:
     return value
 
 
+def _link(value: Any, field: str) -> str:
+    """An http(s) address of at most 500 characters, or ""."""
+    text = _text(value, field, required=False, limit=500)
+    if text:
+        try:
+            URL_CHECK(text)
+        except ValidationError:
+            raise _invalid(field, _("Enter a web address starting with http:// or https://.")) from None
+    return text
+
+
 def _coordinate(value: Any, field: str, low: float, high: float) -> float | None:
     if value in (None, ""):
         return None
@@ -297,8 +313,13 @@ def _default_source(actor: User | None) -> str:
     return Source.GRID_WORKER
 
 
-def _fallback_area(actor: User | None) -> Area:
-    """The subdistrict that takes a case whose point lies outside every grid: the reporter's, or the first."""
+def _fallback_area(actor: User | None, within: Area | None = None) -> Area:
+    """The subdistrict that takes a case whose point lies outside every grid: the sender's, the reporter's, or the
+    first."""
+    if within is not None:
+        area = Area.objects.filter(code=within.code[:9], level=Level.SUBDISTRICT).first()
+        if area is not None:
+            return area
     for _role, code in area_posts(actor):
         area = Area.objects.filter(code=code[:9], level=Level.SUBDISTRICT).first()
         if area is not None:
@@ -349,6 +370,7 @@ class Intake:
     lat: float | None
     lng: float | None
     address: str
+    media_url: str
     reporter_name: str
     reporter_phone: str
     grid: Area | None
@@ -372,20 +394,26 @@ def check_intake(
     grid: Area | None = None,
     reporter_name: Any = "",
     reporter_phone: Any = "",
+    media_url: Any = "",
+    within: Area | None = None,
 ) -> Intake:
-    """Everything about a new case that can be checked without writing; one ApplicationError otherwise."""
+    """Everything about a new case that can be checked without writing; one ApplicationError otherwise.
+
+    `within` limits a system sender (an API key's area) the way a user's scope limits a user.
+    """
     category = category_for_intake(category)
     title = _text(title, "title", required=True, limit=MAX_TITLE)
     description = _text(description, "description", required=False, limit=MAX_TEXT)
     address = _text(address, "address", required=False, limit=200)
     reporter_name = _text(reporter_name, "reporter_name", required=False, limit=50)
+    media_url = _link(media_url, "media_url")
     priority = priority or Priority.NORMAL
     if priority not in Priority.values:
         raise _invalid("priority", _("Not one of the allowed values."))
     source = source or _default_source(actor)
     if source not in Source.values:
         raise _invalid("source", _("Not one of the allowed values."))
-    if actor is None and source not in {Source.RESIDENT, Source.OPEN311}:
+    if actor is None and source not in SYSTEM_SOURCES:
         raise _invalid("source", _("Not one of the allowed values."))
     if source == Source.RESIDENT and not category.resident_reportable:
         raise _invalid("category", _("Residents cannot report this category."), "unknown_category")
@@ -425,8 +453,10 @@ def check_intake(
     outside_scope = scope is not None and not scope.everything and bool(scope.area_codes)
     if grid is not None and outside_scope and not scope.covers_code(grid.code):
         raise _invalid("lat", _("The point lies outside your area."), "outside_scope")
+    if grid is not None and within is not None and not grid.code.startswith(within.code):
+        raise _invalid("lat", _("The point lies outside the area of this key."), "outside_scope")
     if outside:
-        level, handling = CaseLevel.SUBDISTRICT, _fallback_area(actor)
+        level, handling = CaseLevel.SUBDISTRICT, _fallback_area(actor, within)
     else:
         reported_by_grid = source == Source.GRID_WORKER and any(
             role in GRID_ROLES and grid.code.startswith(code) for role, code in area_posts(actor)
@@ -444,6 +474,7 @@ def check_intake(
         lat=lat_value,
         lng=lng_value,
         address=address,
+        media_url=media_url,
         reporter_name=reporter_name,
         reporter_phone=phone,
         grid=grid,
@@ -561,6 +592,7 @@ def _create_case(
         lat=intake.lat,
         lng=intake.lng,
         address=intake.address,
+        media_url=intake.media_url,
         grid=intake.grid,
         area_code=area_code,
         outside_grids=intake.outside_grids,

@@ -116,7 +116,7 @@ class CaseListSerializer(serializers.ModelSerializer):
 
 
 # Columns the list never shows: not read, and the phone is not even decrypted.
-LIST_DEFERRED = ("description", "extra", "reporter_phone", "measures", "result", "satisfaction_note")
+LIST_DEFERRED = ("description", "extra", "media_url", "reporter_phone", "measures", "result", "satisfaction_note")
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
@@ -209,6 +209,7 @@ class CaseDetailSerializer(CaseListSerializer):
             *CaseListSerializer.Meta.fields,
             "description",
             "extra",
+            "media_url",
             "measures",
             "result",
             "satisfaction",
