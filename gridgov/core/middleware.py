@@ -1,9 +1,11 @@
-"""Pages need a signed-in user; a few public paths do not."""
+"""Request-wide middleware: pages need a signed-in user (a few public paths do not); generations are read once."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+
+from gridgov.core import generations
 
 PUBLIC_PREFIXES = (
     "/accounts/login/",
@@ -28,3 +30,14 @@ class LoginRequiredMiddleware:
         if not request.user.is_authenticated and not request.path.startswith(self.public):
             return redirect_to_login(request.get_full_path())
         return self.get_response(request)
+
+
+class GenerationSnapshotMiddleware:
+    """Read the cache generations at most once per request (see `generations.request_snapshot`)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with generations.request_snapshot():
+            return self.get_response(request)
