@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import shapely
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
@@ -30,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import User
 from gridgov.areas.choices import CODE_LENGTH, Level, Mode, Role
-from gridgov.areas.geo import grid_index
+from gridgov.areas.geo import grid_index, parse_boundary
 from gridgov.areas.models import Area, Post, Unit
 from gridgov.cases import transitions as table
 from gridgov.cases.choices import (
@@ -313,6 +314,14 @@ def _default_source(actor: User | None) -> str:
     return Source.GRID_WORKER
 
 
+def _inside_boundary(area: Area, lng: float, lat: float) -> bool:
+    """Whether a point outside every grid still lies within `area`'s drawn boundary (False when it has none)."""
+    boundary = Area.objects.filter(pk=area.pk).values_list("boundary", flat=True).first()
+    if not boundary:
+        return False
+    return bool(shapely.intersects_xy(parse_boundary(boundary), lng, lat))
+
+
 def _fallback_area(actor: User | None, within: Area | None = None) -> Area:
     """The subdistrict that takes a case whose point lies outside every grid: the sender's, the reporter's, or the
     first."""
@@ -453,7 +462,10 @@ def check_intake(
     outside_scope = scope is not None and not scope.everything and bool(scope.area_codes)
     if grid is not None and outside_scope and not scope.covers_code(grid.code):
         raise _invalid("lat", _("The point lies outside your area."), "outside_scope")
-    if grid is not None and within is not None and not grid.code.startswith(within.code):
+    if within is not None and (
+        (grid is not None and not grid.code.startswith(within.code))
+        or (outside and lat_value is not None and not _inside_boundary(within, lng_value, lat_value))
+    ):
         raise _invalid("lat", _("The point lies outside the area of this key."), "outside_scope")
     if outside:
         level, handling = CaseLevel.SUBDISTRICT, _fallback_area(actor, within)

@@ -16,6 +16,7 @@ PUBLIC_PREFIXES = (
     "/api/",  # the API answers 401 in its own error body
     "/favicon.ico",
     "/public/",  # residents report and follow their cases with a tracking code
+    "/open311/",  # Open311 GeoReport v2: public reads, writes with an API key
 )
 
 

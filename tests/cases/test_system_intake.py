@@ -44,6 +44,22 @@ def test_within_refuses_a_point_outside_the_senders_area(org):
     assert inside.grid == org.g11
 
 
-def test_a_point_outside_every_grid_goes_to_the_senders_subdistrict(org):
-    case = case_report(actor=None, source=Source.HOTLINE, category="01001", title="暴露垃圾", within=org.c2, **OUTSIDE)
+def test_a_point_outside_every_grid_but_inside_the_area_goes_to_its_subdistrict(org):
+    # The subdistrict's boundary is wider than its grids: 117.025, 32.615 lies in it but in no grid.
+    point = {"lng": 117.025, "lat": 32.615}
+    case = case_report(actor=None, source=Source.HOTLINE, category="01001", title="暴露垃圾", within=org.s, **point)
     assert (case.outside_grids, case.level, case.handling_area) == (True, CaseLevel.SUBDISTRICT, org.s)
+
+
+def test_a_point_far_outside_the_senders_area_is_refused(org):
+    with pytest.raises(ApplicationError) as caught:
+        case_report(actor=None, source=Source.HOTLINE, category="01001", title="暴露垃圾", within=org.s, **OUTSIDE)
+    assert caught.value.code == "outside_scope"
+    assert not Case.objects.exists()
+
+
+def test_without_a_point_an_address_goes_to_the_senders_subdistrict(org):
+    case = case_report(
+        actor=None, source=Source.HOTLINE, category="01001", title="暴露垃圾", address="某路1号", within=org.c2
+    )
+    assert (case.outside_grids, case.handling_area) == (True, org.s)
