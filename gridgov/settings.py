@@ -252,8 +252,23 @@ SPECTACULAR_SETTINGS = {
 # Filter forms: an empty choice reads "All", not "---------".
 FILTERS_EMPTY_CHOICE_LABEL = _("All")
 
-# Notifications: the channels that run besides the in-app centre (console, email).
-GRIDGOV_NOTIFICATION_CHANNELS = env_list("GRIDGOV_NOTIFICATION_CHANNELS", "console")
+# Notifications: the channels that run besides the in-app centre (console, email, http, wecom). HTTP and WeCom
+# send only to users who set their address on the 通知设置 page.
+GRIDGOV_NOTIFICATION_CHANNELS = env_list("GRIDGOV_NOTIFICATION_CHANNELS", "console,http,wecom")
+GRIDGOV_NOTIFICATION_HTTP_TIMEOUT = float(os.environ.get("GRIDGOV_NOTIFICATION_HTTP_TIMEOUT", "10"))
+# The WeCom group-robot address before ?key= (change it for a privately deployed WeCom).
+GRIDGOV_NOTIFICATION_WECOM_URL = os.environ.get(
+    "GRIDGOV_NOTIFICATION_WECOM_URL", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+)
+# Users' HTTP endpoints may not point at this server (localhost) or link-local addresses unless this is on.
+GRIDGOV_NOTIFICATION_ALLOW_LOCAL_TARGETS = env_bool("GRIDGOV_NOTIFICATION_ALLOW_LOCAL_TARGETS")
+# The site's own address (https://grid.example.gov.cn): makes links in e-mails and pushes absolute.
+GRIDGOV_SITE_URL = os.environ.get("GRIDGOV_SITE_URL", "")
+
+# Open311 GeoReport v2 (/open311/v2/): the largest POST body, and discovery's contact and key service texts.
+GRIDGOV_OPEN311_MAX_BODY_BYTES = int(os.environ.get("GRIDGOV_OPEN311_MAX_BODY_BYTES", str(64 * 1024)))
+GRIDGOV_OPEN311_CONTACT = os.environ.get("GRIDGOV_OPEN311_CONTACT", "")
+GRIDGOV_OPEN311_KEY_SERVICE = os.environ.get("GRIDGOV_OPEN311_KEY_SERVICE", "")
 # E-mail: printed to the console unless an SMTP host is configured.
 EMAIL_HOST = os.environ.get("GRIDGOV_EMAIL_HOST", "")
 if EMAIL_HOST:

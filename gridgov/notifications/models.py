@@ -1,4 +1,5 @@
-"""The notification centre: one in-app row per user and event, and one delivery row per extra channel."""
+"""The notification centre: one in-app row per user and event, one delivery row per extra channel,
+and each user's channel addresses and per-kind choices."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from gridgov.core import crypto
 from gridgov.core.models import BaseModel
-from gridgov.notifications.choices import DeliveryState
+from gridgov.notifications.choices import DeliveryState, WeComMessageType
 
 
 class Notification(BaseModel):
@@ -77,3 +79,95 @@ class NotificationDelivery(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.notification_id} {self.state}"
+
+
+class ChannelAddress(BaseModel):
+    """Where a user's own channels send to: an HTTP endpoint (with an optional signing secret) and a WeCom robot.
+
+    All three values can carry a credential (a robot URL holds its key), so each is sealed with
+    `core.crypto` under its column's name and read back through the properties below only.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_address",
+    )
+    http_url = models.TextField(_("HTTP endpoint"), blank=True, default="", help_text=_("Stored encrypted."))
+    http_secret = models.TextField(_("signing secret"), blank=True, default="", help_text=_("Stored encrypted."))
+    wecom_url = models.TextField(_("WeCom robot URL"), blank=True, default="", help_text=_("Stored encrypted."))
+    wecom_msgtype = models.CharField(
+        _("WeCom message type"), max_length=16, choices=WeComMessageType.choices, default=WeComMessageType.MARKDOWN
+    )
+
+    class Meta:
+        verbose_name = _("notification address")
+        verbose_name_plural = _("notification addresses")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def _context(self, column: str) -> str:
+        return f"{self._meta.db_table}.{column}"
+
+    def _open(self, column: str) -> str:
+        stored = getattr(self, column)
+        return crypto.decrypt(stored, context=self._context(column)) if stored else ""
+
+    def _seal(self, column: str, plain: str) -> None:
+        setattr(self, column, crypto.encrypt(plain, context=self._context(column)) if plain else "")
+
+    @property
+    def http_endpoint(self) -> str:
+        return self._open("http_url")
+
+    @http_endpoint.setter
+    def http_endpoint(self, plain: str) -> None:
+        self._seal("http_url", plain)
+
+    @property
+    def signing_secret(self) -> str:
+        return self._open("http_secret")
+
+    @signing_secret.setter
+    def signing_secret(self, plain: str) -> None:
+        self._seal("http_secret", plain)
+
+    @property
+    def wecom_webhook(self) -> str:
+        return self._open("wecom_url")
+
+    @wecom_webhook.setter
+    def wecom_webhook(self, plain: str) -> None:
+        self._seal("wecom_url", plain)
+
+
+class NotificationPreference(BaseModel):
+    """One cell of a user's choice: whether notifications of `kind` go out through `channel`.
+
+    Without a row a channel is on (for the HTTP and WeCom channels: once the user has set their
+    address). The in-app centre has no rows: it is always on.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        db_index=False,  # the unique constraint starts with the user
+    )
+    kind = models.CharField(_("kind"), max_length=32)
+    channel = models.CharField(_("channel"), max_length=32)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        ordering = ["user", "kind", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "channel"], name="notification_preference_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.channel} {'on' if self.enabled else 'off'}"

@@ -4,29 +4,38 @@
 it, and the other channels are sent by the worker only after that transaction commits, so an
 action that is rolled back notifies nobody. Marking one's own notifications read is personal
 inbox state and is not audited (the `read_at` column is its record); `notify` is audited once per call.
+
+Each user chooses per kind of notification which channels they want (`NotificationPreference`) and
+sets the addresses of the channels that send to one of their own (`ChannelAddress`: an HTTP
+endpoint, a WeCom robot). `notify` reads both for all its recipients in a fixed number of queries.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import User
-from gridgov.core import audit
-from gridgov.core.errors import ApplicationError, NotFound
-from gridgov.notifications import channels
-from gridgov.notifications.choices import OPEN_STATES, DeliveryState
-from gridgov.notifications.models import Notification, NotificationDelivery
+from gridgov.core import audit, crypto
+from gridgov.core.errors import ApplicationError, NotFound, PermissionDenied
+from gridgov.notifications import channels, selectors
+from gridgov.notifications.choices import KINDS, OPEN_STATES, TEST_KIND, DeliveryState, WeComMessageType
+from gridgov.notifications.models import ChannelAddress, Notification, NotificationDelivery, NotificationPreference
 
 logger = logging.getLogger("gridgov.notifications")
 
@@ -70,7 +79,9 @@ def notify(
     """Notify each distinct active user once: an in-app row now, the configured channels after commit.
 
     `users` may hold None and duplicates (they are skipped); `url` is a path on this site; `obj`
-    is the record the notification is about. Cheap in bulk: two inserts and one queued task per call.
+    is the record the notification is about. Each user gets the configured channels they did not
+    turn off for this kind, the HTTP and WeCom channels only once they set their address (no
+    delivery row otherwise). Cheap in bulk: two reads, two inserts and one queued task per call.
     """
     kind = (kind or "").strip()
     if not kind or len(kind) > Notification._meta.get_field("kind").max_length:
@@ -90,6 +101,7 @@ def notify(
     title = Truncator(" ".join(str(title).split())).chars(Notification._meta.get_field("title").max_length)
     object_type = obj._meta.label_lower if obj is not None else ""
     object_id = str(obj.pk) if obj is not None and obj.pk is not None else ""
+    chosen = selectors.recipient_channels(user_ids=[user.pk for user in recipients], kind=kind, names=names)
 
     with transaction.atomic():
         notifications = Notification.objects.bulk_create(
@@ -107,7 +119,7 @@ def notify(
             ]
         )
         deliveries = NotificationDelivery.objects.bulk_create(
-            [NotificationDelivery(notification=n, channel=name) for n in notifications for name in names]
+            [NotificationDelivery(notification=n, channel=name) for n in notifications for name in chosen[n.user_id]]
         )
         audit.record(
             actor=None,
@@ -241,3 +253,254 @@ def notification_mark_all_read(*, actor: User) -> int:
         return 0
     now = timezone.now()
     return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=now, updated_at=now)
+
+
+# --- channel addresses and choices ----------------------------------------------------------------
+
+HTTP_URL_MAX = 500
+SECRET_MAX = 200
+# A robot's key as WeCom writes it (a UUID today); anything else is a mistyped or truncated paste.
+WECOM_KEY = re.compile(r"[A-Za-z0-9-]{8,100}")
+WECOM_URL = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+# A user may send themselves this many test notifications a minute (a robot takes 20 messages a minute).
+TEST_LIMIT = 5
+
+
+def wecom_url_prefix() -> str:
+    """The robot webhook address before `?key=` (another host for a privately deployed WeCom)."""
+    return getattr(settings, "GRIDGOV_NOTIFICATION_WECOM_URL", WECOM_URL).rstrip("?/")
+
+
+def _local_host(host: str) -> bool:
+    """A host name that names this server, or a literal address no receiver has (no DNS lookup here)."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return channels.is_local_address(ipaddress.ip_address(host))
+    except ValueError:
+        return False
+
+
+def clean_http_url(value: Any) -> str:
+    """An http(s) URL of another host, without credentials; ApplicationError saying what is wrong."""
+    url = str(value or "").strip()
+    if not url:
+        return ""
+    reason = None
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if len(url) > HTTP_URL_MAX:
+        reason = _("The URL is too long (at most %(max)d characters).") % {"max": HTTP_URL_MAX}
+    elif parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        reason = _("Enter a full address starting with http:// or https://.")
+    elif any(ch.isspace() for ch in url):
+        reason = _("An address cannot contain spaces.")
+    elif parts.username or parts.password:
+        reason = _("Do not put a user name or password in the address: use the signing secret.")
+    elif not channels.local_targets_allowed() and _local_host(parts.hostname):
+        reason = _("This address is the server itself or a link-local address: enter the receiver's address.")
+    if reason:
+        raise ApplicationError("invalid_address", reason, fields={"http_url": [reason]})
+    return url
+
+
+def clean_wecom_url(value: Any) -> str:
+    """A WeCom robot webhook URL as WeCom shows it, rewritten to its canonical form (prefix + key)."""
+    url = str(value or "").strip()
+    if not url:
+        return ""
+    prefix = wecom_url_prefix()
+    expected = urlsplit(prefix)
+    try:
+        parts = urlsplit(url)
+        keys = parse_qs(parts.query, keep_blank_values=True).get("key", [])
+        same_place = (parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/")) == (
+            expected.scheme.lower(),
+            expected.netloc.lower(),
+            expected.path.rstrip("/"),
+        )
+    except ValueError:
+        keys, same_place = [], False
+    if not same_place or len(keys) != 1 or not WECOM_KEY.fullmatch(keys[0]):
+        reason = _("Paste the robot's webhook address as WeCom shows it: %(prefix)s?key=…") % {"prefix": prefix}
+        raise ApplicationError("invalid_address", reason, fields={"wecom_url": [reason]})
+    return f"{prefix}?key={keys[0]}"
+
+
+def _readable(address: ChannelAddress, attribute: str) -> str | None:
+    """The stored value, or None when no configured key opens it any more (it is then overwritten)."""
+    try:
+        return getattr(address, attribute)
+    except crypto.DecryptionError:
+        return None
+
+
+def channel_address_save(
+    *,
+    actor: User,
+    http_url: Any = None,
+    http_secret: Any = None,
+    wecom_url: Any = None,
+    wecom_msgtype: Any = None,
+) -> ChannelAddress:
+    """Set the actor's own channel addresses, all or nothing; audited without the addresses themselves.
+
+    Each argument left None keeps what is stored and "" removes it (the page never shows the
+    secret or the robot URL again, so a blank input means "keep"). Without an endpoint there is
+    no secret: removing the endpoint removes its secret too.
+    """
+    if not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied("not_authenticated", _("Sign in first."), status=401)
+    errors: dict[str, list[str]] = {}
+
+    def clean(cleaner: Any, value: Any) -> Any:
+        try:
+            return cleaner(value)
+        except ApplicationError as exc:
+            errors.update(exc.fields)
+            return None
+
+    url = clean(clean_http_url, http_url) if http_url is not None else None
+    robot = clean(clean_wecom_url, wecom_url) if wecom_url is not None else None
+    secret = None if http_secret is None else str(http_secret).strip()
+    if secret and len(secret) > SECRET_MAX:
+        errors["http_secret"] = [_("The secret is too long (at most %(max)d characters).") % {"max": SECRET_MAX}]
+    if wecom_msgtype is not None and wecom_msgtype not in WeComMessageType.values:
+        errors["wecom_msgtype"] = [_("Choose one of the message types.")]
+    if errors:
+        _refuse_address(actor, errors)
+
+    with transaction.atomic():
+        address, created = ChannelAddress.objects.select_for_update().get_or_create(user=actor)
+        before = {"http_url": address.http_url, "http_secret": address.http_secret, "wecom_url": address.wecom_url}
+        changed = []
+        if url is not None and url != _readable(address, "http_endpoint"):
+            address.http_endpoint = url
+            changed.append("http_url")
+        if not address.http_url:
+            if secret:
+                # Raised inside the transaction: a row get_or_create just made is rolled back too.
+                _refuse_address(actor, {"http_secret": [_("A signing secret needs an HTTP endpoint.")]})
+            secret = ""  # no endpoint, nothing to sign for
+        if secret is not None and secret != _readable(address, "signing_secret"):
+            address.signing_secret = secret
+            changed.append("http_secret")
+        if robot is not None and robot != _readable(address, "wecom_webhook"):
+            address.wecom_webhook = robot
+            changed.append("wecom_url")
+        if wecom_msgtype is not None and wecom_msgtype != address.wecom_msgtype:
+            address.wecom_msgtype = wecom_msgtype
+            changed.append("wecom_msgtype")
+        address.save()
+        audit.record(
+            actor=actor,
+            event="notification.address.save",
+            obj=address,
+            data={
+                "changed": changed,
+                "created": created,
+                "http": bool(address.http_url),
+                "signed": bool(address.http_secret),
+                "wecom": bool(address.wecom_url),
+                "removed": sorted(k for k, v in before.items() if v and not getattr(address, k)),
+            },
+        )
+    return address
+
+
+def _refuse_address(actor: User, errors: dict[str, list[str]]) -> None:
+    logger.info("notification address refused user=%s fields=%s", actor.get_username(), ",".join(sorted(errors)))
+    raise ApplicationError("invalid_address", next(iter(errors.values()))[0], fields=errors)
+
+
+def preference_channels() -> list[str]:
+    """The channels a user can choose per kind: the ones this site runs, but for the in-app centre and the
+    server log, which always run."""
+    return [name for name in channels.configured() if channels.channel(name).chosen_by_user]
+
+
+def notification_preferences_save(*, actor: User, enabled: Iterable[tuple[str, str]]) -> int:
+    """Save the actor's kind × channel matrix: the cells in `enabled` on, every other known cell off.
+
+    Only cells that change are written (no row reads as on). How many changed.
+    """
+    if not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied("not_authenticated", _("Sign in first."), status=401)
+    names = preference_channels()
+    cells = {(kind, name) for kind in KINDS for name in names}
+    wanted = {(str(kind), str(name)) for kind, name in enabled}
+    unknown = wanted - cells
+    if unknown:
+        message = _("Unknown kind of notification or channel: %(cells)s.") % {
+            "cells": ", ".join(f"{kind}/{name}" for kind, name in sorted(unknown))[:200]
+        }
+        logger.info("notification preferences refused user=%s unknown=%d", actor.get_username(), len(unknown))
+        raise ApplicationError("invalid_preference", message, fields={"preferences": [message]})
+
+    with transaction.atomic():
+        current = {
+            (p.kind, p.channel): p.enabled
+            for p in NotificationPreference.objects.select_for_update().filter(user=actor, channel__in=names)
+        }
+        rows = [
+            NotificationPreference(user=actor, kind=kind, channel=name, enabled=(kind, name) in wanted)
+            for kind, name in sorted(cells)
+            if current.get((kind, name), True) != ((kind, name) in wanted)
+        ]
+        if rows:
+            # Upsert: a second tab saving at the same moment updates the row instead of failing on it.
+            NotificationPreference.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["user", "kind", "channel"],
+                update_fields=["enabled", "updated_at"],
+            )
+            audit.record(
+                actor=actor,
+                event="notification.preferences.save",
+                data={
+                    "on": sorted(f"{r.kind}/{r.channel}" for r in rows if r.enabled),
+                    "off": sorted(f"{r.kind}/{r.channel}" for r in rows if not r.enabled),
+                },
+            )
+    return len(rows)
+
+
+def notification_test_send(*, actor: User, channel: str) -> NotificationDelivery:
+    """Send the actor a test notification through one channel now, and return the delivery with its outcome.
+
+    The notification also lands in the actor's centre. It is sent in the request, outside the
+    transaction (a slow receiver must not hold it), and not retried: the user sees the outcome.
+    """
+    if not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied("not_authenticated", _("Sign in first."), status=401)
+    if channel not in preference_channels():
+        message = _("This channel is not available on this site.")
+        logger.info("notification test refused user=%s channel=%s", actor.get_username(), str(channel)[:32])
+        raise ApplicationError("unknown_channel", message, fields={"channel": [message]})
+    recent = Notification.objects.filter(
+        user=actor, kind=TEST_KIND, created_at__gte=timezone.now() - timedelta(minutes=1)
+    ).count()
+    if recent >= TEST_LIMIT:
+        logger.info("notification test refused user=%s: too many", actor.get_username())
+        raise ApplicationError(
+            "too_many_tests", _("Too many test notifications: wait a minute and try again."), status=429
+        )
+    with transaction.atomic():
+        notification = Notification.objects.create(
+            user=actor,
+            kind=TEST_KIND,
+            title=_("Test notification"),
+            body=_("Sent from the notification settings to try the channel “%(channel)s”.")
+            % {"channel": channels.label(channel)},
+            url=reverse("notifications:settings"),
+        )
+        delivery = NotificationDelivery.objects.create(notification=notification, channel=channel)
+        audit.record(actor=actor, event="notification.test", obj=notification, data={"channel": channel})
+    if _claim(delivery):
+        _send(delivery)
+    return delivery
