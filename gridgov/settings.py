@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "gridgov.cases",
     "gridgov.fieldwork",
     "gridgov.integrations",
+    "gridgov.webhooks",
     "gridgov.demo",
 ]
 
@@ -264,6 +265,14 @@ GRIDGOV_NOTIFICATION_WECOM_URL = os.environ.get(
 GRIDGOV_NOTIFICATION_ALLOW_LOCAL_TARGETS = env_bool("GRIDGOV_NOTIFICATION_ALLOW_LOCAL_TARGETS")
 # The site's own address (https://grid.example.gov.cn): makes links in e-mails and pushes absolute.
 GRIDGOV_SITE_URL = os.environ.get("GRIDGOV_SITE_URL", "")
+
+# Outbound webhooks: seconds per attempt, the first wait after a failure (doubling up to the cap), attempts per
+# round before a delivery gives up, and how far each scan of the case timeline looks back for late commits.
+GRIDGOV_WEBHOOK_TIMEOUT = float(os.environ.get("GRIDGOV_WEBHOOK_TIMEOUT", "10"))
+GRIDGOV_WEBHOOK_BACKOFF_SECONDS = int(os.environ.get("GRIDGOV_WEBHOOK_BACKOFF_SECONDS", "30"))
+GRIDGOV_WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("GRIDGOV_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+GRIDGOV_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("GRIDGOV_WEBHOOK_MAX_ATTEMPTS", "8"))
+GRIDGOV_WEBHOOK_SCAN_OVERLAP_SECONDS = int(os.environ.get("GRIDGOV_WEBHOOK_SCAN_OVERLAP_SECONDS", "300"))
 
 # Open311 GeoReport v2 (/open311/v2/): the largest POST body, and discovery's contact and key service texts.
 GRIDGOV_OPEN311_MAX_BODY_BYTES = int(os.environ.get("GRIDGOV_OPEN311_MAX_BODY_BYTES", str(64 * 1024)))
