@@ -41,5 +41,6 @@ urlpatterns = [
     path("auth/me/", MeView.as_view(), name="auth-me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("intake/", include("gridgov.integrations.api_urls")),
     path("", include(router.urls)),
 ]

@@ -266,6 +266,10 @@ GRIDGOV_NOTIFICATION_ALLOW_LOCAL_TARGETS = env_bool("GRIDGOV_NOTIFICATION_ALLOW_
 # The site's own address (https://grid.example.gov.cn): makes links in e-mails and pushes absolute.
 GRIDGOV_SITE_URL = os.environ.get("GRIDGOV_SITE_URL", "")
 
+# Signed intake (/api/v1/intake/{channel}/): the largest body read, and the largest 12345 .xlsx accepted.
+GRIDGOV_INTAKE_MAX_BYTES = int(os.environ.get("GRIDGOV_INTAKE_MAX_BYTES", str(256 * 1024)))
+GRIDGOV_INTAKE_IMPORT_MAX_BYTES = int(os.environ.get("GRIDGOV_INTAKE_IMPORT_MAX_BYTES", str(5 * 1024 * 1024)))
+
 # Outbound webhooks: seconds per attempt, the first wait after a failure (doubling up to the cap), attempts per
 # round before a delivery gives up, and how far each scan of the case timeline looks back for late commits.
 GRIDGOV_WEBHOOK_TIMEOUT = float(os.environ.get("GRIDGOV_WEBHOOK_TIMEOUT", "10"))

@@ -12,6 +12,7 @@ urlpatterns = [
     path("public/", include("gridgov.cases.public_urls")),
     path("fieldwork/", include("gridgov.fieldwork.urls")),
     path("notifications/", include("gridgov.notifications.urls")),
+    path("integrations/", include("gridgov.integrations.urls")),
     path("open311/v2/", include("gridgov.integrations.open311.urls")),
     path("", include("gridgov.core.urls")),
     path("accounts/", include("gridgov.accounts.urls")),

@@ -494,6 +494,19 @@ def build_registry(summary: DemoSummary) -> str:
     )
 
 
+def build_integrations(summary: DemoSummary) -> str:
+    """The intake channels and their default mapping rules: `flush` empties what the migration wrote."""
+    from gridgov.integrations import defaults
+
+    defaults.install()
+    from gridgov.integrations.models import MappingRule
+
+    return _("integrations… %(channels)d intake channels, %(rules)d mapping rules") % {
+        "channels": len(defaults.CHANNELS),
+        "rules": MappingRule.objects.count(),
+    }
+
+
 PARTS: list[Callable[[DemoSummary], str]] = [
     build_areas,
     build_units,
@@ -502,6 +515,7 @@ PARTS: list[Callable[[DemoSummary], str]] = [
     build_registry,
     build_cases,
     build_fieldwork,
+    build_integrations,
 ]
 
 

@@ -85,6 +85,14 @@ class TestTheBuiltDemo:
             assert area.boundary["type"] == "Polygon"
             assert area.centre is not None
 
+    def test_the_intake_channels_and_their_mapping_rules_survive_the_flush(self, demo):
+        from gridgov.integrations.models import IntakeChannel, MappingRule
+
+        assert sorted(IntakeChannel.objects.values_list("channel", flat=True)) == ["camera", "generic", "hotline_12345"]
+        camera = MappingRule.objects.filter(channel="camera")
+        assert camera.count() >= 10 and all(rule.category.code[2:] != "000" for rule in camera)
+        assert "integrations…" in demo or "对接…" in demo
+
     def test_seventeen_party_branches_cover_every_grid_once(self, demo):
         branches = list(PartyBranch.objects.prefetch_related("grids"))
         assert len(branches) == 17
