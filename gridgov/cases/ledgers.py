@@ -37,8 +37,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from gridgov.cases.choices import OPEN_STATES, Source, State
 from gridgov.cases.models import Case
-from gridgov.registry.excel import XLSX_CONTENT_TYPE
-from gridgov.registry.excel import _scrub as scrub_personal_numbers
+from gridgov.registry.excel import XLSX_CONTENT_TYPE, scrub_personal_numbers
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 __all__ = [

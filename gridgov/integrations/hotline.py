@@ -41,10 +41,10 @@ from gridgov.registry.excel import (
     FORMULA_TYPES,
     Column,
     RowError,
-    _float,
-    _header_text,
-    _text,
-    _Workbook,
+    WorkbookReader,
+    cell_float,
+    cell_text,
+    header_text,
     masked_value,
     refused,
 )
@@ -143,7 +143,7 @@ def max_bytes() -> int:
 
 def build_template() -> Workbook:
     """The import template: the data sheet, the instructions and the hotline's current mapping rules."""
-    from gridgov.registry.excel import _HEADER_FILL, _HEADER_FONT, _REQUIRED_FONT, _WRAP, _quoted_list
+    from gridgov.registry.excel import HEADER_FILL, HEADER_FONT, REQUIRED_FONT, WRAP, quoted_list
 
     intake.intake_channel_get(CHANNEL)  # the default rules, put back if a flush removed them
     wb = Workbook()
@@ -153,14 +153,14 @@ def build_template() -> Workbook:
     for index, column in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         cell = ws.cell(row=1, column=index)
-        cell.font = _REQUIRED_FONT if column.required else _HEADER_FONT
-        cell.fill = _HEADER_FILL
+        cell.font = REQUIRED_FONT if column.required else HEADER_FONT
+        cell.fill = HEADER_FILL
         ws.column_dimensions[letter].width = column.width
         if column.text:
             ws.column_dimensions[letter].number_format = "@"
         if column.labels:
             validation = DataValidation(
-                type="list", formula1=_quoted_list(column.labels.values()), allow_blank=True, showErrorMessage=True
+                type="list", formula1=quoted_list(column.labels.values()), allow_blank=True, showErrorMessage=True
             )
             validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
             ws.add_data_validation(validation)
@@ -181,11 +181,11 @@ def build_template() -> Workbook:
     notes.append([])
     notes.append(["列名", "必填", "说明", "示例"])
     for cell in notes[notes.max_row]:
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     for column in COLUMNS:
         notes.append([column.header, "是" if column.required else "否", column.help, column.example])
         for cell in notes[notes.max_row]:
-            cell.alignment = _WRAP
+            cell.alignment = WRAP
 
     rules = wb.create_sheet("映射规则")
     rules.column_dimensions["A"].width = 18
@@ -193,7 +193,7 @@ def build_template() -> Workbook:
     rules.column_dimensions["C"].width = 10
     rules.append(["诉求类型", "事件类别", "紧急程度"])
     for cell in rules[1]:
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     for rule in MappingRule.objects.filter(channel=CHANNEL, active=True).select_related("category"):
         rules.append([rule.event_type, str(rule.category), PRIORITY_LABELS.get(rule.priority, rule.priority)])
     return wb
@@ -273,7 +273,7 @@ def _occurred_at(value: Any) -> datetime:
         return datetime(value.year, value.month, value.day)
     if isinstance(value, int | float) and not isinstance(value, bool) and 1 <= value < 100_000:
         return from_excel(value)
-    text = _text(value)
+    text = cell_text(value)
     try:
         moment = parse_datetime(text)
     except ValueError:
@@ -325,12 +325,12 @@ def _map_headers(header: tuple) -> tuple[dict[str, int], list[RowError]]:
     index: dict[str, int] = {}
     problems: list[RowError] = []
     for position, value in enumerate(header):
-        key = known.get(_header_text(value))
+        key = known.get(header_text(value))
         if key is None:
             continue
         if key in index:
             problems.append(
-                RowError(1, BY_KEY[key].header, _header_text(value), _("This column appears more than once."))
+                RowError(1, BY_KEY[key].header, header_text(value), _("This column appears more than once."))
             )
         else:
             index[key] = position
@@ -345,14 +345,14 @@ def _read_row(n: int, cells: dict[str, Any], report: _Report) -> dict[str, Any] 
     ok = True
     data: dict[str, Any] = {}
     for key in ("id", "type", "title", "description", "address", "reporter_name", "reporter_phone"):
-        text = _text(cells.get(key))
+        text = cell_text(cells.get(key))
         if text:
             data[key] = text
     for key in ("id", "type"):
         if key not in data:
             report.add(n, key, "", _("This field is required."))
             ok = False
-    priority = _text(cells.get("priority"))
+    priority = cell_text(cells.get("priority"))
     if priority:
         value = PRIORITY_WORDS.get(priority.lower())
         if value is None:
@@ -367,7 +367,7 @@ def _read_row(n: int, cells: dict[str, Any], report: _Report) -> dict[str, Any] 
             data["priority"] = value
     for key in ("lng", "lat"):
         try:
-            number = _float(cells.get(key))
+            number = cell_float(cells.get(key))
         except (TypeError, ValueError):
             report.add(n, key, cells.get(key), _("Not a number."))
             ok = False
@@ -404,7 +404,7 @@ def import_hotline_file(
     check_size(_size(source))
     row = intake.intake_channel_get(CHANNEL)
     within = _within(actor)
-    book = _Workbook(source)
+    book = WorkbookReader(source)
     result = HotlineImportResult(file_name=(file_name or book.name)[:200], dry_run=dry_run)
     report = _Report()
     orders: list[tuple[int, dict[str, Any], dict[str, Any]]] = []

@@ -386,7 +386,7 @@ _ID_RUN = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _MOBILE_RUN = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A cell as text: numbers without a spurious '.0', dates as ISO dates."""
     if value is None:
         return ""
@@ -442,7 +442,7 @@ def _int(value: Any) -> int | None:
     raise ValueError("not a whole number")
 
 
-def _float(value: Any) -> float | None:
+def cell_float(value: Any) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -452,7 +452,7 @@ def _float(value: Any) -> float | None:
     return float(str(value).strip())
 
 
-def _scrub(text: str, *, codes: bool = False) -> str:
+def scrub_personal_numbers(text: str, *, codes: bool = False) -> str:
     """Mask ID and mobile numbers anywhere in a cell: a report must not carry one that was typed into
     the wrong column. In free text any other long run of digits is masked too; in code columns
     (grid, group, household number, credit code) the area codes stay readable."""
@@ -468,11 +468,11 @@ def _scrub(text: str, *, codes: bool = False) -> str:
 
 def masked_value(column: Column | None, value: Any) -> str:
     """How a report shows a cell: ID and phone numbers masked, at most 100 characters."""
-    text = _text(value) if not isinstance(value, FORMULA_TYPES) else str(getattr(value, "text", "") or "=")
+    text = cell_text(value) if not isinstance(value, FORMULA_TYPES) else str(getattr(value, "text", "") or "=")
     text = text[:200]
     if column is not None and column.sensitive:
         return mask(column.sensitive, text) if text else ""
-    return _scrub(text, codes=column is not None and column.code)[:100]
+    return scrub_personal_numbers(text, codes=column is not None and column.code)[:100]
 
 
 def _lookup_map(labels: dict[str, str], choices: Any) -> dict[str, str]:
@@ -485,13 +485,13 @@ def _lookup_map(labels: dict[str, str], choices: Any) -> dict[str, str]:
 
 # --- templates -----------------------------------------------------------------------------------
 
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-_REQUIRED_FONT = Font(bold=True, color="C00000")
-_HEADER_FONT = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="top")
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+REQUIRED_FONT = Font(bold=True, color="C00000")
+HEADER_FONT = Font(bold=True)
+WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _quoted_list(labels: Iterable[str]) -> str:
+def quoted_list(labels: Iterable[str]) -> str:
     return '"' + ",".join(labels) + '"'
 
 
@@ -517,8 +517,8 @@ def build_template(kind: str) -> Workbook:
     for index, column in enumerate(fmt.columns, start=1):
         letter = get_column_letter(index)
         cell = ws.cell(row=1, column=index)
-        cell.font = _REQUIRED_FONT if column.required else _HEADER_FONT
-        cell.fill = _HEADER_FILL
+        cell.font = REQUIRED_FONT if column.required else HEADER_FONT
+        cell.fill = HEADER_FILL
         ws.column_dimensions[letter].width = column.width
         if column.text:
             # A text column style (not styled empty cells): Excel applies it to what is typed there,
@@ -527,7 +527,7 @@ def build_template(kind: str) -> Workbook:
         if column.labels:
             validation = DataValidation(
                 type="list",
-                formula1=_quoted_list(column.labels.values()),
+                formula1=quoted_list(column.labels.values()),
                 allow_blank=True,
                 showErrorMessage=True,
                 errorTitle="不在可选范围内",
@@ -558,31 +558,31 @@ def _instructions(ws: Any, fmt: SheetFormat) -> None:
     ws.append([])
     ws.append(["列名", "必填", "说明", "可选值", "示例"])
     for cell in ws[ws.max_row]:
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
     for column in fmt.columns:
         allowed = "、".join(column.labels.values()) if column.labels else ""
         ws.append([column.header, "是" if column.required else "否", column.help, allowed, column.example])
         for cell in ws[ws.max_row]:
-            cell.alignment = _WRAP
+            cell.alignment = WRAP
             cell.data_type = "s" if isinstance(cell.value, str) else cell.data_type
     ws.append([])
     ws.append([f"示例行（只是示例：请在「{fmt.title}」表中填写，不要把本行复制过去）"])
-    ws.cell(row=ws.max_row, column=1).font = _HEADER_FONT
+    ws.cell(row=ws.max_row, column=1).font = HEADER_FONT
     ws.append(fmt.headers)
     for cell in ws[ws.max_row]:
-        cell.font = _HEADER_FONT
-        cell.fill = _HEADER_FILL
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
     ws.append([column.example for column in fmt.columns])
     if fmt.kind == "residents":
         names = _tag_names()
         if names:
             ws.append([])
             ws.append(["可用的标签"])
-            ws.cell(row=ws.max_row, column=1).font = _HEADER_FONT
+            ws.cell(row=ws.max_row, column=1).font = HEADER_FONT
             ws.append(["、".join(names)])
             ws.merge_cells(start_row=ws.max_row, start_column=1, end_row=ws.max_row, end_column=5)
-            ws.cell(row=ws.max_row, column=1).alignment = _WRAP
+            ws.cell(row=ws.max_row, column=1).alignment = WRAP
             ws.row_dimensions[ws.max_row].height = 32
 
 
@@ -646,7 +646,7 @@ def check_upload(source: BinaryIO, *, size: int | None = None) -> None:
         )
 
 
-class _Workbook:
+class WorkbookReader:
     """An uploaded workbook opened for reading (read-only, formulas kept as formulas)."""
 
     def __init__(self, source: str | Path | BinaryIO) -> None:
@@ -703,8 +703,8 @@ class _Workbook:
             self.close_handle()
 
 
-def _header_text(value: Any) -> str:
-    return _text(value).rstrip("*＊").strip()
+def header_text(value: Any) -> str:
+    return cell_text(value).rstrip("*＊").strip()
 
 
 # --- the import engine ---------------------------------------------------------------------------
@@ -798,7 +798,7 @@ class _Importer:
         index: dict[str, int] = {}
         problems: list[RowError] = []
         for position, value in enumerate(header):
-            text = _header_text(value)
+            text = header_text(value)
             if not text:
                 continue
             column = known.get(text)
@@ -826,13 +826,13 @@ class _Importer:
     # -- rows --
 
     def choice(self, key: str, value: Any) -> str:
-        text = _text(value)
+        text = cell_text(value)
         return self.choices[key].get(text, text)
 
     def required(self, n: int, cells: dict[str, Any], *keys: str) -> bool:
         ok = True
         for key in keys:
-            if not _text(cells[key]):
+            if not cell_text(cells[key]):
                 self.report.add(n, key, "", _("This field is required."))
                 ok = False
         return ok
@@ -947,7 +947,7 @@ class _Importer:
 
     # -- the run --
 
-    def check(self, book: _Workbook, progress: Callable[[int, int], None] | None) -> ImportResult:
+    def check(self, book: WorkbookReader, progress: Callable[[int, int], None] | None) -> ImportResult:
         """Read and check every row; `self.built` holds the records to write when no row is bad."""
         result = ImportResult(kind=self.kind, dry_run=self.dry_run, file_name=book.name)
         self.built: dict[int, Any] = {}
@@ -1044,7 +1044,7 @@ class _ResidentImporter(_Importer):
     def read_row(self, n: int, cells: dict[str, Any]) -> _Row:
         # The hot loop of a 100,000-row import: plain lookups, no helper calls that are not needed.
         report = self.report
-        grid = _text(cells["grid"])
+        grid = cell_text(cells["grid"])
         if not grid:
             report.add(n, "grid", "", _("This field is required."))
         birth = cells["birth_date"]
@@ -1056,21 +1056,21 @@ class _ResidentImporter(_Importer):
             except (TypeError, ValueError, OverflowError):
                 report.add(n, "birth_date", birth, _("Not a date: write it as 1990-01-31."))
                 birth = None
-        address = _text(cells["address"])
-        gender = _text(cells["gender"])
-        relation = _text(cells["relation"])
-        status = _text(cells["living_status"])
+        address = cell_text(cells["address"])
+        gender = cell_text(cells["gender"])
+        relation = cell_text(cells["relation"])
+        status = cell_text(cells["living_status"])
         values: dict[str, Any] | None = None
         try:
             data = services.validate_resident(
-                name=_text(cells["name"]),
+                name=cell_text(cells["name"]),
                 gender=self.genders.get(gender, gender),
                 birth_date=birth,
-                id_number=_text(cells["id_number"]),
-                phone=_text(cells["phone"]),
+                id_number=cell_text(cells["id_number"]),
+                phone=cell_text(cells["phone"]),
                 relation=self.relations.get(relation, relation),
                 address=address,
-                notes=_text(cells["notes"]),
+                notes=cell_text(cells["notes"]),
                 living_status=self.statuses.get(status, status) or LivingStatus.RESIDENT,
             )
         except ApplicationError as exc:
@@ -1086,8 +1086,8 @@ class _ResidentImporter(_Importer):
             n,
             values,
             grid,
-            _text(cells["group"]),
-            (_text(cells["household"]), TAG_SEPARATORS.split(_text(tags)) if tags else (), id_hash),
+            cell_text(cells["group"]),
+            (cell_text(cells["household"]), TAG_SEPARATORS.split(cell_text(tags)) if tags else (), id_hash),
         )
 
     def resolve(self) -> None:
@@ -1380,7 +1380,7 @@ class _CleanedImporter(_Importer):
             values = self.clean_values(n, cells)
         except ApplicationError as exc:
             self.report.add_error(n, exc, cells)
-        return _Row(n=n, values=values, grid=_text(cells["grid"]), group=_text(cells["group"]), extra=cells)
+        return _Row(n=n, values=values, grid=cell_text(cells["grid"]), group=cell_text(cells["group"]), extra=cells)
 
     def resolve(self) -> None:
         for row in self.rows:
@@ -1418,7 +1418,7 @@ class _HouseholdImporter(_CleanedImporter):
 
     def clean_values(self, n: int, cells: dict[str, Any]) -> dict[str, Any]:
         return services._household_values(
-            address=_text(cells["address"]), room=_text(cells["room"]), number=_text(cells["number"])
+            address=cell_text(cells["address"]), room=cell_text(cells["room"]), number=cell_text(cells["number"])
         )
 
     def duplicates(self) -> None:
@@ -1446,15 +1446,15 @@ class _BuildingImporter(_CleanedImporter):
 
     def clean_values(self, n: int, cells: dict[str, Any]) -> dict[str, Any]:
         return services._building_values(
-            address=_text(cells["address"]),
+            address=cell_text(cells["address"]),
             use=self.choice("use", cells["use"]),
-            name=_text(cells["name"]),
+            name=cell_text(cells["name"]),
             floors=self.number(n, cells, "floors", _int),
             structure=self.choice("structure", cells["structure"]),
             year_built=self.number(n, cells, "year_built", _int),
             safety_grade=self.choice("safety_grade", cells["safety_grade"]).upper(),
-            lng=self.number(n, cells, "lng", _float),
-            lat=self.number(n, cells, "lat", _float),
+            lng=self.number(n, cells, "lng", cell_float),
+            lat=self.number(n, cells, "lat", cell_float),
         )
 
     def duplicates(self) -> None:
@@ -1481,14 +1481,14 @@ class _ShopImporter(_CleanedImporter):
 
     def clean_values(self, n: int, cells: dict[str, Any]) -> dict[str, Any]:
         return services._shop_values(
-            name=_text(cells["name"]),
-            business_type=_text(cells["business_type"]),
-            licence_number=_text(cells["licence_number"]),
-            operator=_text(cells["operator"]),
-            phone=_text(cells["phone"]),
-            address=_text(cells["address"]),
-            lng=self.number(n, cells, "lng", _float),
-            lat=self.number(n, cells, "lat", _float),
+            name=cell_text(cells["name"]),
+            business_type=cell_text(cells["business_type"]),
+            licence_number=cell_text(cells["licence_number"]),
+            operator=cell_text(cells["operator"]),
+            phone=cell_text(cells["phone"]),
+            address=cell_text(cells["address"]),
+            lng=self.number(n, cells, "lng", cell_float),
+            lat=self.number(n, cells, "lat", cell_float),
         )
 
     def duplicates(self) -> None:
@@ -1534,7 +1534,7 @@ def import_file(
     if kind not in IMPORTERS:
         raise refused("import_unknown_kind", _("Unknown kind of records: %(kind)s") % {"kind": kind})
     importer = IMPORTERS[kind](actor=actor, dry_run=dry_run)
-    book = _Workbook(source)
+    book = WorkbookReader(source)
     with _collector_paused():
         try:
             # Checking runs outside any transaction: a long file must not hold the database's write lock.
@@ -1625,7 +1625,7 @@ def _cell(ws: Any, value: Any, *, bold: bool = False) -> Any:
             cell = WriteOnlyCell(ws, value=value)
             cell.data_type = "s"
             if bold:
-                cell.font = _HEADER_FONT
+                cell.font = HEADER_FONT
             return cell
     return value
 
