@@ -1,4 +1,4 @@
-"""Personal data protected by default: encrypted columns whose values print masked.
+"""Personal data protected by default: encrypted columns whose values print masked; sealed secrets.
 
 `EncryptedField` stores a sealed value (see `core.crypto`) and keeps a companion blind-index
 column up to date. Reading it gives a `Sensitive` value, not a string: templates, serializers,
@@ -6,14 +6,20 @@ logs and error messages that print it show the masked form (`340404********1234`
 `138****5678`); only `.reveal()` gives the full value, and pages and the API call it only after
 the reveal service has checked the role and written an audit event. JSON encoders refuse a
 `Sensitive`, so it cannot leak through a forgotten serializer either.
+
+`SecretField` is for credentials the code itself uses (signing secrets, robot URLs holding a
+key): sealed the same way, but read back as the plain string, opened only when the attribute is
+read. Both kinds of column are re-sealed by `gridgov rotate_keys`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldError, ValidationError
 from django.db import models
+from django.db.models.lookups import Exact
+from django.db.models.query_utils import DeferredAttribute
 
 from gridgov.core import crypto
 from gridgov.core.validators import normalize_id_number, normalize_phone
@@ -167,3 +173,156 @@ class EncryptedField(models.TextField):
     def validate(self, value, model_instance):
         if not self.blank and not plain_of(value):
             raise ValidationError(self.error_messages["blank"], code="blank")
+
+
+# --- secrets: credentials sealed at rest, read back in full by the code that uses them ---------
+
+
+class SealedSecret:
+    """A secret as the database holds it, not opened yet. Opening it is SecretField's descriptor's job.
+
+    `values()` and `values_list()` give these for non-empty secrets (truthy: "a secret is set"),
+    so a query that only needs to know whether a secret is set decrypts nothing.
+    """
+
+    __slots__ = ("context", "stored")
+
+    def __init__(self, stored: str, context: str) -> None:
+        self.stored = stored
+        self.context = context
+
+    def open(self) -> str:
+        """The plain secret; crypto.DecryptionError when no configured key opens it."""
+        return crypto.decrypt(self.stored, context=self.context)
+
+    def __bool__(self) -> bool:
+        return bool(self.stored)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SealedSecret):
+            return (self.stored, self.context) == (other.stored, other.context)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.stored, self.context))
+
+    def __repr__(self) -> str:
+        return "<SealedSecret>"
+
+    __str__ = __repr__
+
+
+class _SecretAttribute(DeferredAttribute):
+    """Opens a loaded secret on first access and keeps the plain value on the instance.
+
+    A data descriptor (it has __set__), so every read comes here, also after a value was set.
+    """
+
+    def __get__(self, instance, cls=None):
+        if instance is None:
+            return self
+        value = super().__get__(instance, cls)
+        if isinstance(value, SealedSecret):
+            value = value.open()  # DecryptionError leaves the sealed value in place: every access raises
+            instance.__dict__[self.field.attname] = value
+        return value
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.field.attname] = value
+
+
+class _EmptyOnlyExact(Exact):
+    """`secret=""`: whether a secret is set. Any other value can never match a sealed column (random nonces)."""
+
+    def get_prep_lookup(self):
+        if not (self.rhs is None or (isinstance(self.rhs, str) and self.rhs == "")):
+            raise FieldError(
+                f"{self.lhs.output_field.__class__.__name__} {self.lhs.output_field.name!r} is sealed: "
+                "it can only be compared with '' (not set)"
+            )
+        return super().get_prep_lookup()
+
+
+class SecretField(models.TextField):
+    """A credential (signing secret, a URL holding a key) sealed at rest, plain text in Python.
+
+    The Python value is the plain str ("" when empty). It is stored as
+    `crypto.encrypt(value, context="<db_table>.<column>")`; "" stays "". A loaded row keeps the
+    sealed value until the attribute is read: only then is it decrypted, and a value that no
+    configured key opens raises crypto.DecryptionError at that access (not when the row loads),
+    so a list of rows never fails because of one broken secret. A row saved without its secret
+    being read or set writes the sealed value back as it was (re-sealed with the current key
+    when it opens), so an unreadable secret is never lost on an unrelated save.
+    `is_secret_set()` says whether a secret is set without decrypting it. (`refresh_from_db()`
+    reads every field it reloads, so it opens the secret too: pass `fields=` to leave it out.)
+
+    Not searchable: lookups other than `isnull` and `exact` with "" are refused. Serializers
+    and dumpdata get the sealed text, which loaddata takes back as it is. `gridgov rotate_keys`
+    re-seals these columns like EncryptedField columns.
+    """
+
+    descriptor_class = _SecretAttribute
+
+    @property
+    def context(self) -> str:
+        """What the value is sealed for (bound into the ciphertext): its table and column."""
+        return f"{self.model._meta.db_table}.{self.column}"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return SealedSecret(value, self.context)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, SealedSecret):
+            return value
+        value = str(value)
+        if value.startswith(f"{crypto.PREFIX}$"):
+            try:
+                crypto.parse(value)
+            except crypto.DecryptionError:
+                return value
+            return SealedSecret(value, self.context)  # a sealed value from a fixture (value_to_string)
+        return value
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        if isinstance(value, SealedSecret):
+            return value.stored
+        plain = str(value)
+        return crypto.encrypt(plain, context=self.context) if plain else ""
+
+    def pre_save(self, model_instance, add):
+        # Not getattr: that would decrypt a value that is only written back.
+        value = model_instance.__dict__.get(self.attname)
+        if isinstance(value, SealedSecret) and value.stored:
+            try:
+                if not crypto.is_current(value.stored):
+                    value = value.open()  # sealed again below with the current key
+            except crypto.DecryptionError:
+                pass  # kept exactly as stored, for a restored key or rotate_keys to deal with
+        return value
+
+    def value_to_string(self, obj):
+        # Fixtures and dumpdata get the sealed text, never the plain secret.
+        value = obj.__dict__.get(self.attname)
+        return self.get_prep_value(value) or ""
+
+    def get_lookup(self, lookup_name):
+        if lookup_name == "exact":
+            return _EmptyOnlyExact
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        return None
+
+
+def is_secret_set(obj: models.Model, name: str) -> bool:
+    """Whether `obj`'s SecretField `name` holds a secret, without decrypting it (for lists and admin columns)."""
+    model_field = obj._meta.get_field(name)
+    if not isinstance(model_field, SecretField):
+        raise TypeError(f"{name} is not a SecretField")
+    if model_field.attname in obj.__dict__:
+        return bool(obj.__dict__[model_field.attname])
+    # A deferred column: ask the database whether it is empty (refresh_from_db would decrypt it).
+    return type(obj)._base_manager.filter(pk=obj.pk).exclude(**{model_field.attname: ""}).exists()

@@ -29,8 +29,9 @@ from gridgov.areas.models import Area
 from gridgov.cases.choices import Priority, Source
 from gridgov.cases.models import Case, Category
 from gridgov.cases.services import case_report, check_intake
-from gridgov.core import audit, crypto
+from gridgov.core import audit
 from gridgov.core.errors import ApplicationError, Conflict, NotFound, PermissionDenied
+from gridgov.core.privacy import is_secret_set
 from gridgov.integrations import defaults
 from gridgov.integrations.defaults import normalize_type
 from gridgov.integrations.models import (
@@ -117,13 +118,13 @@ def intake_secret_set(*, actor: Any, channel: str, rotate: bool = False) -> tupl
     raw = SECRET_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         row = IntakeChannel.objects.select_for_update().get(channel=channel)
-        if row.secret and not rotate:
+        if not rotate and is_secret_set(row, "secret"):
             raise Conflict(
                 "secret_exists",
                 _("This channel already has a signing secret; it is not shown again. Rotate it to get a new one."),
             )
-        rotated = bool(row.secret)
-        row.secret = crypto.encrypt(raw, context=SECRET_CONTEXT)
+        rotated = is_secret_set(row, "secret")
+        row.secret = raw
         row.secret_set_at = timezone.now()
         row.save(update_fields=["secret", "secret_set_at", "updated_at"])
         audit.record(
@@ -169,7 +170,7 @@ def sign(secret: str, body: bytes) -> str:
 
 def verify_signature(*, row: IntakeChannel, body: bytes, header: str | None) -> None:
     """Refuse (401 invalid_signature) a body whose signature header is missing or does not match."""
-    if not row.secret:
+    if not is_secret_set(row, "secret"):
         raise ApplicationError(
             "invalid_signature",
             _("This channel has no signing secret yet: ask the administrator to generate one."),
@@ -182,7 +183,7 @@ def verify_signature(*, row: IntakeChannel, body: bytes, header: str | None) -> 
             _("The %(header)s header is missing.") % {"header": SIGNATURE_HEADER},
             status=401,
         )
-    secret = crypto.decrypt(row.secret, context=SECRET_CONTEXT)
+    secret = row.secret
     expected = sign(secret, body)
     # compare_digest on bytes: the comparison takes as long whatever the first differing character.
     if not hmac.compare_digest(expected.encode(), given.lower().encode()):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridgov.cases.choices import Priority
 from gridgov.core.models import BaseModel
+from gridgov.core.privacy import SecretField, is_secret_set
 from gridgov.core.scope import ScopeRule
 
 PREFIX_LENGTH = 8
@@ -84,7 +85,7 @@ class IntakeChannel(BaseModel):
         _("active"), default=True, help_text=_("An inactive channel refuses every message (403 channel_disabled).")
     )
     # Sealed with gridgov.core.crypto (context SECRET_CONTEXT); shown once when generated, never stored in clear.
-    secret = models.TextField(_("signing secret (sealed)"), blank=True, editable=False)
+    secret = SecretField(_("signing secret (sealed)"), blank=True, editable=False)
     secret_set_at = models.DateTimeField(_("secret set at"), null=True, blank=True, editable=False)
     default_category = models.ForeignKey(
         "cases.Category",
@@ -110,7 +111,7 @@ class IntakeChannel(BaseModel):
 
     @property
     def has_secret(self) -> bool:
-        return bool(self.secret)
+        return is_secret_set(self, "secret")
 
 
 class MappingRule(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.privacy import is_secret_set
 from gridgov.notifications.models import ChannelAddress, Notification, NotificationDelivery, NotificationPreference
 
 
@@ -65,15 +66,15 @@ class ChannelAddressAdmin(ReadOnlyAdmin):
 
     @admin.display(boolean=True, description=_("HTTP endpoint"))
     def has_http(self, obj: ChannelAddress) -> bool:
-        return bool(obj.http_url)
+        return is_secret_set(obj, "http_url")
 
     @admin.display(boolean=True, description=_("signing secret"))
     def signed(self, obj: ChannelAddress) -> bool:
-        return bool(obj.http_secret)
+        return is_secret_set(obj, "http_secret")
 
     @admin.display(boolean=True, description=_("WeCom group robot"))
     def has_wecom(self, obj: ChannelAddress) -> bool:
-        return bool(obj.wecom_url)
+        return is_secret_set(obj, "wecom_url")
 
 
 @admin.register(NotificationPreference)

@@ -267,13 +267,13 @@ class HttpChannel(Channel):
 
     def send(self, notification: Notification) -> None:
         address = _address(notification)
-        url = address.http_endpoint if address is not None else ""
+        url = address.http_url if address is not None else ""
         if not url:
             raise Skipped("no HTTP endpoint")
         check_target(url)
         body = encode(self.payload(notification))
         headers = {"X-Gridgov-Event": notification.kind, "X-Gridgov-Notification": str(notification.pk)}
-        secret = address.signing_secret
+        secret = address.http_secret
         if secret:
             headers["X-Gridgov-Signature"] = sign(secret, body)
         post(url, body, headers)
@@ -348,7 +348,7 @@ class WeComChannel(Channel):
 
     def send(self, notification: Notification) -> None:
         address = _address(notification)
-        url = address.wecom_webhook if address is not None else ""
+        url = address.wecom_url if address is not None else ""
         if not url:
             raise Skipped("no WeCom robot")
         answer = post(url, encode(self.message(notification, address.wecom_msgtype)))

@@ -8,8 +8,8 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from gridgov.core import crypto
 from gridgov.core.models import BaseModel
+from gridgov.core.privacy import SecretField
 from gridgov.notifications.choices import DeliveryState, WeComMessageType
 
 
@@ -84,8 +84,8 @@ class NotificationDelivery(BaseModel):
 class ChannelAddress(BaseModel):
     """Where a user's own channels send to: an HTTP endpoint (with an optional signing secret) and a WeCom robot.
 
-    All three values can carry a credential (a robot URL holds its key), so each is sealed with
-    `core.crypto` under its column's name and read back through the properties below only.
+    All three values can carry a credential (a robot URL holds its key), so each is a SecretField:
+    sealed under its column's name, plain text when read (DecryptionError when no key opens it).
     """
 
     user = models.OneToOneField(
@@ -94,9 +94,9 @@ class ChannelAddress(BaseModel):
         on_delete=models.CASCADE,
         related_name="notification_address",
     )
-    http_url = models.TextField(_("HTTP endpoint"), blank=True, default="", help_text=_("Stored encrypted."))
-    http_secret = models.TextField(_("signing secret"), blank=True, default="", help_text=_("Stored encrypted."))
-    wecom_url = models.TextField(_("WeCom robot URL"), blank=True, default="", help_text=_("Stored encrypted."))
+    http_url = SecretField(_("HTTP endpoint"), blank=True, default="", help_text=_("Stored encrypted."))
+    http_secret = SecretField(_("signing secret"), blank=True, default="", help_text=_("Stored encrypted."))
+    wecom_url = SecretField(_("WeCom robot URL"), blank=True, default="", help_text=_("Stored encrypted."))
     wecom_msgtype = models.CharField(
         _("WeCom message type"), max_length=16, choices=WeComMessageType.choices, default=WeComMessageType.MARKDOWN
     )
@@ -107,40 +107,6 @@ class ChannelAddress(BaseModel):
 
     def __str__(self) -> str:
         return str(self.user)
-
-    def _context(self, column: str) -> str:
-        return f"{self._meta.db_table}.{column}"
-
-    def _open(self, column: str) -> str:
-        stored = getattr(self, column)
-        return crypto.decrypt(stored, context=self._context(column)) if stored else ""
-
-    def _seal(self, column: str, plain: str) -> None:
-        setattr(self, column, crypto.encrypt(plain, context=self._context(column)) if plain else "")
-
-    @property
-    def http_endpoint(self) -> str:
-        return self._open("http_url")
-
-    @http_endpoint.setter
-    def http_endpoint(self, plain: str) -> None:
-        self._seal("http_url", plain)
-
-    @property
-    def signing_secret(self) -> str:
-        return self._open("http_secret")
-
-    @signing_secret.setter
-    def signing_secret(self, plain: str) -> None:
-        self._seal("http_secret", plain)
-
-    @property
-    def wecom_webhook(self) -> str:
-        return self._open("wecom_url")
-
-    @wecom_webhook.setter
-    def wecom_webhook(self, plain: str) -> None:
-        self._seal("wecom_url", plain)
 
 
 class NotificationPreference(BaseModel):

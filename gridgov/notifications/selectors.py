@@ -71,7 +71,8 @@ def recipient_channels(*, user_ids: Sequence[Any], kind: str, names: Sequence[st
                     user_id__in=chunk, kind=kind, channel__in=choosable, enabled=False
                 ).values_list("user_id", "channel")
             )
-        # Whether an address is set is whether its sealed column is empty: nothing is decrypted here.
+        # Whether an address is set is whether its sealed column is empty: values() gives SecretField
+        # columns unopened (a SealedSecret is truthy), so nothing is decrypted here.
         addresses: dict[Any, dict[str, Any]] = {}
         if columns:
             rows = ChannelAddress.objects.filter(user_id__in=chunk).values("user_id", *columns)
@@ -128,9 +129,9 @@ def address_view(*, user: Any) -> AddressView:
         return AddressView()
     try:
         return AddressView(
-            http_url=address.http_endpoint,
-            has_secret=bool(address.http_secret),
-            wecom_masked=mask_robot_url(address.wecom_webhook),
+            http_url=address.http_url,
+            has_secret=bool(address.http_secret),  # opened too: a secret no key opens is reported here
+            wecom_masked=mask_robot_url(address.wecom_url),
             wecom_msgtype=address.wecom_msgtype,
         )
     except crypto.DecryptionError:

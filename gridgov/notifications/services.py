@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from gridgov.accounts.models import User
 from gridgov.core import audit, crypto
 from gridgov.core.errors import ApplicationError, NotFound, PermissionDenied
+from gridgov.core.privacy import is_secret_set
 from gridgov.notifications import channels, selectors
 from gridgov.notifications.choices import KINDS, OPEN_STATES, TEST_KIND, DeliveryState, WeComMessageType
 from gridgov.notifications.models import ChannelAddress, Notification, NotificationDelivery, NotificationPreference
@@ -331,10 +332,13 @@ def clean_wecom_url(value: Any) -> str:
     return f"{prefix}?key={keys[0]}"
 
 
-def _readable(address: ChannelAddress, attribute: str) -> str | None:
+ADDRESS_FIELDS = ("http_url", "http_secret", "wecom_url")
+
+
+def _readable(address: ChannelAddress, name: str) -> str | None:
     """The stored value, or None when no configured key opens it any more (it is then overwritten)."""
     try:
-        return getattr(address, attribute)
+        return getattr(address, name)
     except crypto.DecryptionError:
         return None
 
@@ -376,21 +380,22 @@ def channel_address_save(
 
     with transaction.atomic():
         address, created = ChannelAddress.objects.select_for_update().get_or_create(user=actor)
-        before = {"http_url": address.http_url, "http_secret": address.http_secret, "wecom_url": address.wecom_url}
+        # Whether each value is set, without opening it (one no key opens still counts as set).
+        before = {name: is_secret_set(address, name) for name in ADDRESS_FIELDS}
         changed = []
-        if url is not None and url != _readable(address, "http_endpoint"):
-            address.http_endpoint = url
+        if url is not None and url != _readable(address, "http_url"):
+            address.http_url = url
             changed.append("http_url")
-        if not address.http_url:
+        if not is_secret_set(address, "http_url"):
             if secret:
                 # Raised inside the transaction: a row get_or_create just made is rolled back too.
                 _refuse_address(actor, {"http_secret": [_("A signing secret needs an HTTP endpoint.")]})
             secret = ""  # no endpoint, nothing to sign for
-        if secret is not None and secret != _readable(address, "signing_secret"):
-            address.signing_secret = secret
+        if secret is not None and secret != _readable(address, "http_secret"):
+            address.http_secret = secret
             changed.append("http_secret")
-        if robot is not None and robot != _readable(address, "wecom_webhook"):
-            address.wecom_webhook = robot
+        if robot is not None and robot != _readable(address, "wecom_url"):
+            address.wecom_url = robot
             changed.append("wecom_url")
         if wecom_msgtype is not None and wecom_msgtype != address.wecom_msgtype:
             address.wecom_msgtype = wecom_msgtype
@@ -403,10 +408,10 @@ def channel_address_save(
             data={
                 "changed": changed,
                 "created": created,
-                "http": bool(address.http_url),
-                "signed": bool(address.http_secret),
-                "wecom": bool(address.wecom_url),
-                "removed": sorted(k for k, v in before.items() if v and not getattr(address, k)),
+                "http": is_secret_set(address, "http_url"),
+                "signed": is_secret_set(address, "http_secret"),
+                "wecom": is_secret_set(address, "wecom_url"),
+                "removed": sorted(name for name, was in before.items() if was and not is_secret_set(address, name)),
             },
         )
     return address

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from gridgov.areas.models import Area
 from gridgov.core.errors import ApplicationError
+from gridgov.core.privacy import SecretField
 from gridgov.core.scope import scoped
 from gridgov.integrations.services import can_manage_keys, default_area
 from gridgov.webhooks import selectors, services
@@ -134,8 +135,10 @@ class WebhookSubscriptionAdmin(ManagersOnly, admin.ModelAdmin):
                 ),
             )
         # The admin goes on with `obj` (log entry, redirect): make it the row the service wrote.
+        # The secret is copied as loaded (sealed): the admin has no use for it, and it may not open.
         for field in WebhookSubscription._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
+            raw = isinstance(field, SecretField)
+            setattr(obj, field.attname, saved.__dict__[field.attname] if raw else getattr(saved, field.attname))
         obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):

@@ -14,11 +14,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.models import BaseModel
+from gridgov.core.privacy import SecretField
 from gridgov.core.scope import ScopeRule
 from gridgov.webhooks.choices import OPEN_STATES, DeliveryState, EventType
-
-# The column the signing secret is sealed for (bound into the ciphertext as associated data).
-SECRET_CONTEXT = "webhooks_webhooksubscription.secret"
 
 
 class WebhookSubscription(BaseModel):
@@ -27,8 +25,8 @@ class WebhookSubscription(BaseModel):
     name = models.CharField(_("name"), max_length=100)
     # Checked by the services (http/https, a host), not URLValidator: intranet hosts often have no dot in their name.
     url = models.CharField(_("URL"), max_length=500, help_text=_("http:// or https:// address that receives a POST."))
-    # Sealed with gridgov.core.crypto; the plain secret is shown once, on creation and on rotation.
-    secret = models.TextField(_("secret"), editable=False)
+    # Sealed at rest (SecretField); the plain secret is shown once, on creation and on rotation.
+    secret = SecretField(_("secret"), editable=False)
     events = models.JSONField(_("events"), default=list, help_text=_("The event types sent to this receiver."))
     area = models.ForeignKey(
         "areas.Area",

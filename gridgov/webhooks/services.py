@@ -5,7 +5,7 @@ per matching subscription, so the case pipeline itself does not change (and its 
 fast as its tests pin it). Commit order is not id order, so each scan looks back a few minutes
 before where the last one ended, and a unique constraint makes seeing an event twice harmless.
 `webhook_deliver_due` posts what is due; a failure is retried with exponential backoff until
-the attempts run out. Secrets are sealed with `gridgov.core.crypto` and shown once.
+the attempts run out. Secrets are sealed at rest (`core.privacy.SecretField`) and shown once.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from gridgov.core.scope import scope_for, subtree
 from gridgov.integrations.services import can_manage_keys, default_area
 from gridgov.webhooks.choices import OPEN_STATES, SUBSCRIBABLE, DeliveryState, EventType
 from gridgov.webhooks.models import (
-    SECRET_CONTEXT,
     DispatchCursor,
     WebhookAttempt,
     WebhookDelivery,
@@ -223,7 +222,7 @@ def webhook_subscription_create(
             events=events,
             area=area,
             active=bool(active),
-            secret=crypto.encrypt(secret, context=SECRET_CONTEXT),
+            secret=secret,
             active_since=timezone.now(),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
@@ -294,7 +293,7 @@ def webhook_subscription_rotate_secret(
     secret = _new_secret()
     with transaction.atomic():
         subscription = _locked_subscription(subscription)
-        subscription.secret = crypto.encrypt(secret, context=SECRET_CONTEXT)
+        subscription.secret = secret
         subscription.secret_rotated_at = timezone.now()
         subscription.save(update_fields=["secret", "secret_rotated_at", "updated_at"])
         audit.record(actor=actor, event="webhooks.subscription.rotate_secret", obj=subscription)
@@ -632,7 +631,7 @@ def _attempt(delivery: WebhookDelivery, *, now: datetime) -> HttpResult:
     timeout = timeout_seconds()
     started = time.monotonic()
     try:
-        secret = crypto.decrypt(subscription.secret, context=SECRET_CONTEXT)
+        secret = subscription.secret
     except crypto.DecryptionError:
         # Nothing may go out unsigned: recorded and retried (a key restored to FIELD_ENCRYPTION_KEY fixes it).
         result = HttpResult(None, "", "the signing secret does not decrypt (FIELD_ENCRYPTION_KEY?)")

@@ -1,9 +1,12 @@
-"""Personal data protected by default: masks, values that print masked, encrypted columns with a blind index."""
+"""Personal data protected by default: masks, values that print masked, encrypted columns with a blind index;
+sealed secrets (SecretField)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
 
 import pytest
 from django.core import serializers
@@ -18,7 +21,9 @@ from gridgov.core.privacy import (
     ID_NUMBER,
     PHONE,
     EncryptedField,
+    SealedSecret,
     Sensitive,
+    is_secret_set,
     mask,
     mask_id_number,
     mask_phone,
@@ -393,3 +398,281 @@ def test_sensitive_values_refuse_to_be_pickled():
 
     with pytest.raises(TypeError):
         pickle.dumps(Sensitive("13812345678", PHONE))
+
+
+# --- SecretField: credentials sealed at rest, plain text in Python -----------------------------
+
+SECRET = "whsec_签名-very-secret-123"
+ENDPOINT = "https://hooks.example.org/in?token=abc"
+
+
+def stored_address(pk) -> dict[str, str]:
+    """The sealed columns of a ChannelAddress as the database holds them."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT http_url, http_secret, wecom_url FROM notifications_channeladdress WHERE id = %s", [pk])
+        return dict(zip(("http_url", "http_secret", "wecom_url"), cursor.fetchone(), strict=True))
+
+
+@pytest.fixture
+def address(org):
+    from gridgov.notifications.models import ChannelAddress
+
+    return ChannelAddress.objects.create(user=org.users.grid_worker, http_url=ENDPOINT, http_secret=SECRET)
+
+
+def test_secret_field_round_trip(address):
+    from gridgov.notifications.models import ChannelAddress
+
+    assert (address.http_url, address.http_secret, address.wecom_url) == (ENDPOINT, SECRET, "")
+    fresh = ChannelAddress.objects.get(pk=address.pk)
+    assert (fresh.http_url, fresh.http_secret, fresh.wecom_url) == (ENDPOINT, SECRET, "")
+    assert isinstance(fresh.http_secret, str) and type(fresh.wecom_url) is str
+    fresh.http_secret = "changed"
+    fresh.http_url = ""
+    fresh.save()
+    again = ChannelAddress.objects.get(pk=address.pk)
+    assert (again.http_url, again.http_secret) == ("", "changed")
+    assert stored_address(address.pk)["http_url"] == ""
+
+
+def test_secret_field_stores_no_plain_text(address):
+    row = stored_address(address.pk)
+    assert row["wecom_url"] == "", "empty stays empty, unsealed"
+    for column, plain in (("http_url", ENDPOINT), ("http_secret", SECRET)):
+        stored = row[column]
+        assert stored.startswith("g1$") and plain not in stored and "token=abc" not in stored
+        # Sealed for "<db_table>.<column>": what the hand-written code used, so existing rows read unchanged.
+        assert crypto.decrypt(stored, context=f"notifications_channeladdress.{column}") == plain
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(row["http_secret"], context="notifications_channeladdress.http_url")
+
+
+def test_secret_field_reads_a_value_sealed_by_hand(org):
+    """Rows written before the field existed (crypto.encrypt with the same context) read as they are."""
+    from gridgov.notifications.models import ChannelAddress
+
+    row = ChannelAddress.objects.create(user=org.users.center)
+    sealed = crypto.encrypt(SECRET, context="notifications_channeladdress.http_secret")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE notifications_channeladdress SET http_secret = %s WHERE id = %s", [sealed, row.pk])
+    assert ChannelAddress.objects.get(pk=row.pk).http_secret == SECRET
+
+
+def test_secret_field_context_names_table_and_column():
+    from gridgov.notifications.models import ChannelAddress
+    from gridgov.webhooks.models import WebhookSubscription
+
+    assert ChannelAddress._meta.get_field("wecom_url").context == "notifications_channeladdress.wecom_url"
+    assert WebhookSubscription._meta.get_field("secret").context == "webhooks_webhooksubscription.secret"
+
+
+def test_loading_rows_decrypts_nothing_until_a_secret_is_read(address, monkeypatch):
+    from gridgov.notifications.models import ChannelAddress
+
+    calls = []
+    real = crypto.decrypt
+    monkeypatch.setattr(
+        crypto, "decrypt", lambda stored, *, context: calls.append(context) or real(stored, context=context)
+    )
+    rows = list(ChannelAddress.objects.all())
+    assert [str(row) for row in rows] and calls == []
+    assert is_secret_set(rows[0], "http_secret") and not is_secret_set(rows[0], "wecom_url") and calls == []
+    assert rows[0].http_secret == SECRET and rows[0].http_secret == SECRET
+    assert calls == ["notifications_channeladdress.http_secret"], "opened once, then kept"
+
+
+def test_an_unreadable_secret_raises_on_access_not_on_load(address):
+    from gridgov.notifications.models import ChannelAddress
+
+    broken = crypto.encrypt(SECRET, context="cases_case.reporter_phone")  # another column's value
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE notifications_channeladdress SET http_secret = %s WHERE id = %s", [broken, address.pk])
+    row = ChannelAddress.objects.get(pk=address.pk)  # loads
+    assert row.http_url == ENDPOINT  # the other columns open
+    for _twice in range(2):
+        with pytest.raises(crypto.DecryptionError):
+            _unused = row.http_secret
+    assert is_secret_set(row, "http_secret")
+    # Saving the row for another reason keeps the unreadable value exactly as it was.
+    row.wecom_msgtype = "text"
+    row.save()
+    assert stored_address(address.pk)["http_secret"] == broken
+    # Setting a new value replaces it.
+    row.http_secret = "new"
+    row.save()
+    assert ChannelAddress.objects.get(pk=address.pk).http_secret == "new"
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+def test_a_full_save_reseals_an_unread_secret_with_the_current_key(org, settings):
+    from gridgov.notifications.models import ChannelAddress
+
+    settings.FIELD_ENCRYPTION_KEY = f"k1:{new_key()}"
+    address = ChannelAddress.objects.create(user=org.users.center, http_url=ENDPOINT, http_secret=SECRET)
+    before = stored_address(address.pk)
+    settings.FIELD_ENCRYPTION_KEY = f"k2:{new_key()},{settings.FIELD_ENCRYPTION_KEY}"
+    row = ChannelAddress.objects.get(pk=address.pk)
+    row.save()
+    after = stored_address(address.pk)
+    assert before["http_secret"].startswith("g1$k1$")
+    assert after["http_secret"].startswith("g1$k2$") and after["http_url"].startswith("g1$k2$")
+    settings.FIELD_ENCRYPTION_KEY = settings.FIELD_ENCRYPTION_KEY.split(",")[0]  # the old key gone
+    assert ChannelAddress.objects.get(pk=address.pk).http_secret == SECRET
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"http_secret": SECRET},
+        {"http_secret__exact": SECRET},
+        {"http_secret__iexact": ""},
+        {"http_secret__contains": "secret"},
+        {"http_secret__startswith": "g1$"},
+        {"http_secret__in": [SECRET]},
+        {"http_secret__gt": ""},
+        {"http_url": ENDPOINT},
+    ],
+)
+def test_lookups_on_secret_columns_are_refused(address, lookup):
+    from gridgov.notifications.models import ChannelAddress
+
+    with pytest.raises(FieldError):
+        list(ChannelAddress.objects.filter(**lookup))
+
+
+def test_secret_columns_can_be_asked_whether_they_are_set(address):
+    from gridgov.notifications.models import ChannelAddress
+
+    assert ChannelAddress.objects.filter(wecom_url="").count() == 1
+    assert ChannelAddress.objects.exclude(http_secret="").count() == 1
+    assert ChannelAddress.objects.filter(http_secret="").count() == 0
+    assert ChannelAddress.objects.filter(http_secret__isnull=False).count() == 1
+    # values() gives unopened secrets: truthy when set, and they print nothing of the value.
+    row = ChannelAddress.objects.values("http_secret", "wecom_url").get()
+    assert row["http_secret"] and row["wecom_url"] == ""
+    assert isinstance(row["http_secret"], SealedSecret) and row["http_secret"].open() == SECRET
+    assert "g1$" not in repr(row) and SECRET not in repr(row) and "g1$" not in str(row["http_secret"])
+
+
+def test_update_and_bulk_create_seal_too(org, address):
+    from gridgov.notifications.models import ChannelAddress
+
+    ChannelAddress.objects.filter(pk=address.pk).update(wecom_url="https://robot.example/send?key=k")
+    assert stored_address(address.pk)["wecom_url"].startswith("g1$")
+    assert ChannelAddress.objects.get(pk=address.pk).wecom_url == "https://robot.example/send?key=k"
+    [made] = ChannelAddress.objects.bulk_create([ChannelAddress(user=org.users.leader, http_secret="bulk")])
+    made = ChannelAddress.objects.get(user=org.users.leader)
+    assert stored_address(made.pk)["http_secret"].startswith("g1$") and made.http_secret == "bulk"
+
+
+def test_is_secret_set_on_a_deferred_column_and_on_other_fields(address):
+    from gridgov.notifications.models import ChannelAddress
+
+    row = ChannelAddress.objects.only("user").get()
+    assert is_secret_set(row, "http_url") and not is_secret_set(row, "wecom_url")
+    assert "http_url" not in row.__dict__, "asked without loading (or opening) it"
+    with pytest.raises(TypeError):
+        is_secret_set(row, "wecom_msgtype")
+
+
+def test_secret_field_serializes_sealed_and_loads_back(address):
+    from gridgov.notifications.models import ChannelAddress
+
+    row = ChannelAddress.objects.get()
+    for fmt in ("json", "xml", "python"):
+        output = serializers.serialize(fmt, [row])
+        text = json.dumps(output, default=str) if fmt == "python" else output
+        assert SECRET not in text and "hooks.example.org" not in text and "g1$" in text
+    [loaded] = serializers.deserialize("json", serializers.serialize("json", [row]))
+    assert (loaded.object.http_url, loaded.object.http_secret, loaded.object.wecom_url) == (ENDPOINT, SECRET, "")
+    loaded.save()
+    assert ChannelAddress.objects.get().http_secret == SECRET
+
+
+def test_secret_field_deconstructs_as_itself():
+    from gridgov.notifications.models import ChannelAddress
+
+    _name, path, _args, kwargs = ChannelAddress._meta.get_field("http_secret").deconstruct()
+    assert path == "gridgov.core.privacy.SecretField"
+    assert kwargs["blank"] is True and kwargs["default"] == ""
+
+
+def test_a_sealed_secret_prints_nothing_of_itself():
+    sealed = SealedSecret(crypto.encrypt(SECRET, context="x.y"), "x.y")
+    assert repr(sealed) == str(sealed) == "<SealedSecret>"
+    assert sealed.open() == SECRET and bool(sealed)
+
+
+# --- SecretField callers: a secret no key opens is reported, lists and pages still work ----------
+
+
+def break_column(table: str, column: str, pk) -> str:
+    """Put another column's sealed value into `column`: no configured key opens it there."""
+    broken = crypto.encrypt("something", context="cases_case.reporter_phone")
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {column} = %s WHERE id = %s", [broken, pk])  # noqa: S608
+    return broken
+
+
+def test_an_unreadable_notification_address_is_reported_not_a_crash(org, client, settings):
+    from gridgov.notifications import selectors
+    from gridgov.notifications.models import ChannelAddress
+    from gridgov.notifications.services import channel_address_save
+
+    settings.GRIDGOV_NOTIFICATION_CHANNELS = ["http", "wecom"]
+    user = org.users.grid_worker
+    address = channel_address_save(actor=user, http_url=ENDPOINT, http_secret=SECRET)
+    broken = break_column("notifications_channeladdress", "http_secret", address.pk)
+
+    view = selectors.address_view(user=user)
+    assert view.unreadable and not view.has_http
+    # Whether the channel is on is read without opening anything.
+    assert selectors.recipient_channels(user_ids=[user.pk], kind="case.dispatch", names=["http", "wecom"]) == {
+        user.pk: ["http"]
+    }
+    client.force_login(user)
+    page = client.get("/notifications/settings/")
+    assert page.status_code == 200 and 'data-testid="address-unreadable"' in page.content.decode()
+    client.force_login(org.users.admin)
+    listing = client.get("/admin/notifications/channeladdress/")
+    assert listing.status_code == 200 and SECRET not in listing.content.decode()
+    assert client.get(f"/admin/notifications/channeladdress/{address.pk}/change/").status_code == 200
+    # Saving another value keeps the unreadable one as it was; entering the secret again replaces it.
+    channel_address_save(actor=user, http_url="https://hooks.example.org/v2")
+    assert stored_address(address.pk)["http_secret"] == broken
+    channel_address_save(actor=user, http_secret="again")
+    assert ChannelAddress.objects.get(pk=address.pk).http_secret == "again"
+
+
+def test_an_unreadable_webhook_secret_is_reported_and_nothing_goes_out_unsigned(org, client):
+    from gridgov.webhooks import services as webhooks
+    from gridgov.webhooks.models import WebhookDelivery, WebhookSubscription
+
+    subscription, _secret = webhooks.webhook_subscription_create(
+        actor=org.users.admin, name="hub", url="http://127.0.0.1:9/hook", events=["case.created"], area=org.s
+    )
+    broken = break_column("webhooks_webhooksubscription", "secret", subscription.pk)
+    client.force_login(org.users.admin)
+    assert client.get("/admin/webhooks/webhooksubscription/").status_code == 200
+    change = f"/admin/webhooks/webhooksubscription/{subscription.pk}/change/"
+    assert client.get(change).status_code == 200
+    response = client.post(
+        change,
+        {"name": "renamed", "url": subscription.url, "events": ["case.created"], "area": org.s.pk, "active": "on"},
+    )
+    assert response.status_code == 302
+    row = WebhookSubscription.objects.get()
+    assert row.name == "renamed"
+    assert WebhookSubscription.objects.values_list("secret", flat=True).get().stored == broken, "kept as it was"
+
+    webhooks.webhook_subscription_ping(actor=org.users.admin, subscription=row)
+    assert webhooks.webhook_deliver_due().failed == 1
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.last_error == "the signing secret does not decrypt (FIELD_ENCRYPTION_KEY?)"
+    assert delivery.last_status_code is None
+    # Rotating gives the subscription a readable secret again.
+    _row, new = webhooks.webhook_subscription_rotate_secret(actor=org.users.admin, subscription=row)
+    assert WebhookSubscription.objects.get().secret == new

@@ -260,3 +260,141 @@ def test_help_documents_the_procedure(capsys):
     help_text = capsys.readouterr().out
     assert "\n  1. Prepend a new key" in help_text  # the numbered steps keep their lines
     assert "--dry-run" in help_text and "--batch" in help_text
+
+
+# --- sealed secrets (SecretField): notification addresses and webhook secrets --------------------
+
+SECRET_LABELS = [
+    "notifications.channeladdress.http_secret",
+    "notifications.channeladdress.http_url",
+    "notifications.channeladdress.wecom_url",
+    "webhooks.webhooksubscription.secret",
+]
+ENDPOINT = "https://hooks.example.org/in?token=abc"
+ROBOT = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+
+
+@pytest.fixture
+def sealed_secrets(sealed, org):
+    """Two users' notification addresses (one without a robot) and a webhook subscription, sealed under k1.
+
+    Returns the webhook's plain secret."""
+    from gridgov.notifications.services import channel_address_save
+    from gridgov.webhooks.services import webhook_subscription_create
+
+    channel_address_save(actor=org.users.grid_worker, http_url=ENDPOINT, http_secret="签名-secret", wecom_url=ROBOT)
+    channel_address_save(actor=org.users.center, http_url="https://other.example.org/in")
+    _subscription, webhook_secret = webhook_subscription_create(
+        actor=org.users.admin, name="hub", url="https://hub.example.org/in", events=["case.created"], area=org.s
+    )
+    return webhook_secret
+
+
+def secret_snapshot() -> dict[str, dict[int, str]]:
+    from gridgov.notifications.models import ChannelAddress
+    from gridgov.webhooks.models import WebhookSubscription
+
+    return {
+        "http_url": raw(ChannelAddress, "http_url"),
+        "http_secret": raw(ChannelAddress, "http_secret"),
+        "wecom_url": raw(ChannelAddress, "wecom_url"),
+        "secret": raw(WebhookSubscription, "secret"),
+    }
+
+
+def plain_secrets() -> list:
+    from gridgov.notifications.models import ChannelAddress
+    from gridgov.webhooks.models import WebhookSubscription
+
+    return [(a.http_url, a.http_secret, a.wecom_url) for a in ChannelAddress.objects.order_by("id")] + [
+        s.secret for s in WebhookSubscription.objects.all()
+    ]
+
+
+def test_finds_every_secret_field():
+    labels = [f"{model._meta.label_lower}.{field.attname}" for model, field in encrypted_fields()]
+    assert set(SECRET_LABELS) <= set(labels)
+    assert len(labels) == len(set(labels)), "each column once"
+
+
+def test_a_dry_run_reports_the_secrets_to_re_seal(sealed, sealed_secrets):
+    secrets_before = secret_snapshot()
+    sealed.FIELD_ENCRYPTION_KEY = f"k2:{new_key()},{sealed.FIELD_ENCRYPTION_KEY}"
+    events = AuditEvent.objects.count()
+    output = rotate("--dry-run")
+    assert secret_snapshot() == secrets_before
+    assert AuditEvent.objects.count() == events
+    assert "notifications.channeladdress.http_url: 2 values, 2 to re-seal, 0 already current, 0 unreadable" in output
+    assert "notifications.channeladdress.http_secret: 1 values, 1 to re-seal" in output
+    assert "notifications.channeladdress.wecom_url: 1 values, 1 to re-seal" in output
+    assert "webhooks.webhooksubscription.secret: 1 values, 1 to re-seal, 0 already current, 0 unreadable" in output
+    # 9 personal values of the registry fixture and 5 secrets.
+    assert "14 values are not sealed with the current key and cipher yet" in output
+
+
+def test_rotation_re_seals_notification_and_webhook_secrets(sealed, sealed_secrets):
+    before = secret_snapshot()
+    plain = plain_secrets()
+    assert all(key_ids(values) == {("k1", "a")} for values in before.values())
+    sealed.FIELD_ENCRYPTION_KEY = f"k2:{new_key()},{sealed.FIELD_ENCRYPTION_KEY}"
+
+    output = rotate()
+
+    after = secret_snapshot()
+    for column, values in after.items():
+        assert key_ids(values) == {("k2", "a")}, column
+        assert all(values[pk] != value for pk, value in before[column].items() if value)
+    assert list(after["wecom_url"].values())[1] == "", "an empty secret stays empty"
+    assert "notifications.channeladdress.http_url: 2 values, 2 re-sealed, 0 already current, 0 unreadable" in output
+    assert "webhooks.webhooksubscription.secret: 1 values, 1 re-sealed, 0 already current, 0 unreadable" in output
+    assert "nothing left to re-seal" in output
+    event = AuditEvent.objects.get(event_type="privacy.rotate_keys")
+    assert event.data["fields"]["webhooks.webhooksubscription.secret"] == {
+        "scanned": 1,
+        "current": 0,
+        "resealed": 1,
+        "unreadable": 0,
+    }
+    assert event.data["fields"]["notifications.channeladdress.http_secret"]["resealed"] == 1
+    text = str(event.data)
+    assert sealed_secrets not in text and "签名" not in text and "token=abc" not in text
+    assert "nothing left to re-seal" in rotate("--dry-run")
+
+    # The old key can go: every secret opens with the new key alone, and webhooks still sign with theirs.
+    sealed.FIELD_ENCRYPTION_KEY = sealed.FIELD_ENCRYPTION_KEY.split(",")[0]
+    assert plain_secrets() == plain
+    assert plain[-1] == sealed_secrets
+
+
+def test_an_unreadable_secret_is_counted_and_left_alone(sealed, sealed_secrets):
+    from gridgov.webhooks.models import WebhookSubscription
+
+    pk = WebhookSubscription.objects.get().pk
+    broken = crypto.encrypt(sealed_secrets, context="integrations_intakechannel.secret")  # another column's value
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE webhooks_webhooksubscription SET secret = %s WHERE id = %s", [broken, pk])
+    sealed.FIELD_ENCRYPTION_KEY = f"k2:{new_key()},{sealed.FIELD_ENCRYPTION_KEY}"
+    dry = StringIO()
+    with pytest.raises(CommandError, match="1 values open with no configured key"):
+        call_command("rotate_keys", "--dry-run", stdout=dry)
+    assert (
+        f"webhooks.webhooksubscription.secret: 1 values, 0 to re-seal, 0 already current, 1 unreadable (ids {pk})"
+        in dry.getvalue()
+    )
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 values open with no configured key"):
+        call_command("rotate_keys", stdout=out)
+    assert (
+        f"webhooks.webhooksubscription.secret: 1 values, 0 re-sealed, 0 already current, 1 unreadable (ids {pk})"
+        in out.getvalue()
+    )
+    after = secret_snapshot()
+    assert after["secret"][pk] == broken
+    assert key_ids(after["http_secret"]) == {("k2", "a")}, "the readable secrets were re-sealed all the same"
+    event = AuditEvent.objects.get(event_type="privacy.rotate_keys")
+    assert event.result == AuditResult.FAILURE
+    assert event.data["fields"]["webhooks.webhooksubscription.secret"]["unreadable"] == 1
+
+
+def test_help_names_the_sealed_secrets():
+    assert "SecretField" in HELP and "EncryptedField" in HELP and "signing secrets" in HELP

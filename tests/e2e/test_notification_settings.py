@@ -80,7 +80,7 @@ def test_worker_sets_channels_and_the_choice_holds(journey, org, receiver):
     page.get_by_test_id("address-submit").click()
     expect(page.get_by_role("alert").filter(has_text="通知地址已保存。")).to_be_visible()
     address = ChannelAddress.objects.get(user=worker)
-    assert (address.http_endpoint, address.signing_secret, address.wecom_webhook) == (
+    assert (address.http_url, address.http_secret, address.wecom_url) == (
         endpoint,
         SECRET,
         receiver.robot_url(),

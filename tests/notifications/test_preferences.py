@@ -177,9 +177,9 @@ def test_addresses_are_encrypted_at_rest_and_never_audited(people):
         crypto.decrypt(row[2], context="notifications_channeladdress.http_url")
 
     address = ChannelAddress.objects.get(user=people.a)
-    assert address.http_endpoint == "https://hooks.example.org/in?token=abc"
-    assert address.signing_secret == secret
-    assert address.wecom_webhook == OFFICIAL
+    assert address.http_url == "https://hooks.example.org/in?token=abc"
+    assert address.http_secret == secret
+    assert address.wecom_url == OFFICIAL
     event = AuditEvent.objects.get(event_type="notification.address.save")
     assert event.actor == people.a
     assert set(event.data["changed"]) == {"http_url", "http_secret", "wecom_url"}
@@ -202,14 +202,14 @@ def test_blank_keeps_empty_removes(people):
     )
     services.channel_address_save(actor=people.a, http_url="https://hooks.example.org/v2", http_secret=None)
     address = ChannelAddress.objects.get()
-    assert (address.http_endpoint, address.signing_secret, address.wecom_webhook) == (
+    assert (address.http_url, address.http_secret, address.wecom_url) == (
         "https://hooks.example.org/v2",
         "abc",
         OFFICIAL,
     )
     services.channel_address_save(actor=people.a, http_url="https://hooks.example.org/v2", wecom_url="")
     address.refresh_from_db()
-    assert (address.wecom_url, address.signing_secret) == ("", "abc")
+    assert (address.wecom_url, address.http_secret) == ("", "abc")
     services.channel_address_save(actor=people.a, http_url="")
     address.refresh_from_db()
     assert (address.http_url, address.http_secret) == ("", ""), "no endpoint, no secret"
@@ -221,7 +221,7 @@ def test_blank_keeps_empty_removes(people):
 
 def test_a_pasted_robot_url_is_stored_in_its_plain_form(people):
     services.channel_address_save(actor=people.a, http_url="", wecom_url=f"  {OFFICIAL}&debug=1  ")
-    assert ChannelAddress.objects.get().wecom_webhook == OFFICIAL
+    assert ChannelAddress.objects.get().wecom_url == OFFICIAL
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_bad_addresses_are_refused_and_nothing_is_saved(people, arguments, field
 def test_private_network_receivers_are_allowed(people):
     """On a government intranet the receiver lives on a private network."""
     services.channel_address_save(actor=people.a, http_url="http://10.20.30.40:8080/gridgov")
-    assert ChannelAddress.objects.get().http_endpoint == "http://10.20.30.40:8080/gridgov"
+    assert ChannelAddress.objects.get().http_url == "http://10.20.30.40:8080/gridgov"
 
 
 # --- test sends ---------------------------------------------------------------------------------
@@ -322,4 +322,4 @@ def test_a_secret_needs_a_stored_or_given_endpoint(people):
     assert not ChannelAddress.objects.exists(), "the row made for it is rolled back"
     services.channel_address_save(actor=people.a, http_url="https://hooks.example.org/in")
     services.channel_address_save(actor=people.a, http_secret="abc")  # the stored endpoint counts
-    assert ChannelAddress.objects.get().signing_secret == "abc"
+    assert ChannelAddress.objects.get().http_secret == "abc"

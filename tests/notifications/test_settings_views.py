@@ -58,7 +58,7 @@ def test_saving_addresses(signed_in, people):
     assert response.status_code == 302
     assert response["Location"] == URL
     address = ChannelAddress.objects.get(user=people.a)
-    assert (address.http_endpoint, address.signing_secret, address.wecom_webhook) == (
+    assert (address.http_url, address.http_secret, address.wecom_url) == (
         "https://hooks.example.org/in",
         "abc",
         OFFICIAL,
@@ -74,7 +74,7 @@ def test_saving_addresses(signed_in, people):
     # Blank secret and robot keep them; the removal boxes remove them.
     signed_in.post(URL, address_form(http_url="https://hooks.example.org/in"))
     address.refresh_from_db()
-    assert (address.signing_secret, address.wecom_webhook) == ("abc", OFFICIAL)
+    assert (address.http_secret, address.wecom_url) == ("abc", OFFICIAL)
     signed_in.post(
         URL, address_form(http_url="https://hooks.example.org/in", clear_http_secret="on", remove_wecom="on")
     )
@@ -105,7 +105,7 @@ def test_a_bad_url_keeps_the_stored_addresses(signed_in, people):
     response = signed_in.post(URL, address_form(http_url="https://hooks.example.org/v2", wecom_url="not a url"))
     assert response.status_code == 400
     address = ChannelAddress.objects.get()
-    assert (address.http_endpoint, address.wecom_webhook) == ("https://hooks.example.org/in", OFFICIAL)
+    assert (address.http_url, address.wecom_url) == ("https://hooks.example.org/in", OFFICIAL)
 
 
 def test_saving_the_matrix(signed_in, people):
@@ -180,4 +180,4 @@ def test_a_channel_the_site_does_not_run_keeps_its_address(people, channels, cli
     response = client.post(URL, {"form": "addresses", "http_url": "https://hooks.example.org/v2"})
     assert response.status_code == 302
     address = ChannelAddress.objects.get()
-    assert (address.http_endpoint, address.wecom_webhook) == ("https://hooks.example.org/v2", OFFICIAL)
+    assert (address.http_url, address.wecom_url) == ("https://hooks.example.org/v2", OFFICIAL)

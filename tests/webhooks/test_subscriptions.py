@@ -6,11 +6,12 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from gridgov.core import crypto
 from gridgov.core.errors import ApplicationError
 from gridgov.core.models import AuditEvent
-from gridgov.webhooks.models import SECRET_CONTEXT, WebhookDelivery, WebhookSubscription
+from gridgov.webhooks.models import WebhookDelivery, WebhookSubscription
 from gridgov.webhooks.services import (
     webhook_subscription_create,
     webhook_subscription_ping,
@@ -18,13 +19,24 @@ from gridgov.webhooks.services import (
     webhook_subscription_update,
 )
 
+# What existing rows were sealed for: the SecretField seals with the same context, so they read unchanged.
+SECRET_CONTEXT = "webhooks_webhooksubscription.secret"
+
+
+def stored_secret(subscription: WebhookSubscription) -> str:
+    """The secret column as the database holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT secret FROM webhooks_webhooksubscription WHERE id = %s", [subscription.pk])
+        return cursor.fetchone()[0]
+
 
 def test_create_seals_the_secret(org, subscribe):
     subscription, secret = subscribe("https://hooks.example.org/gridgov?token=abc", events=["case.created"])
     assert secret.startswith("whsec_") and len(secret) > 40
-    subscription.refresh_from_db()
-    assert secret not in subscription.secret
-    assert crypto.decrypt(subscription.secret, context=SECRET_CONTEXT) == secret
+    stored = stored_secret(subscription)
+    assert secret not in stored and stored.startswith("g1$")
+    assert crypto.decrypt(stored, context=SECRET_CONTEXT) == secret
+    assert WebhookSubscription.objects.get().secret == secret
     assert subscription.events == ["case.created"] and subscription.area == org.s
     assert subscription.created_by == org.users.admin
     event = AuditEvent.objects.get(event_type="webhooks.subscription.create")
@@ -104,7 +116,8 @@ def test_rotate_secret(org, subscribe):
     rotated, new = webhook_subscription_rotate_secret(actor=org.users.center, subscription=subscription)
     assert new != old and new.startswith("whsec_")
     rotated.refresh_from_db()
-    assert crypto.decrypt(rotated.secret, context=SECRET_CONTEXT) == new
+    assert rotated.secret == new
+    assert crypto.decrypt(stored_secret(rotated), context=SECRET_CONTEXT) == new
     assert rotated.secret_rotated_at is not None
     event = AuditEvent.objects.get(event_type="webhooks.subscription.rotate_secret")
     assert new not in str(event.data) and old not in str(event.data)
@@ -112,7 +125,7 @@ def test_rotate_secret(org, subscribe):
 
 def test_update(org, subscribe):
     subscription, secret = subscribe(events=["case.created"])
-    sealed = subscription.secret
+    sealed = stored_secret(subscription)
     webhook_subscription_update(
         actor=org.users.admin,
         subscription=subscription,
@@ -130,7 +143,7 @@ def test_update(org, subscribe):
         org.c1,
         False,
     )
-    assert subscription.secret == sealed
+    assert stored_secret(subscription) == sealed and subscription.secret == secret
     event = AuditEvent.objects.get(event_type="webhooks.subscription.update")
     assert event.data["fields"] == ["active", "area", "events", "name", "url"]
     with pytest.raises(ApplicationError) as info:
@@ -148,7 +161,7 @@ def test_command_create_list_rotate(org):
     call_command("webhook", *args, stdout=out, stderr=err)
     secret = out.getvalue().strip()
     subscription = WebhookSubscription.objects.get()
-    assert crypto.decrypt(subscription.secret, context=SECRET_CONTEXT) == secret
+    assert subscription.secret == secret
     assert subscription.area == org.c1 and subscription.events == ["case.created"]
     assert "not shown again" in err.getvalue()
     listing = io.StringIO()
@@ -157,4 +170,4 @@ def test_command_create_list_rotate(org):
     rotated = io.StringIO()
     call_command("webhook", "rotate", str(subscription.pk), stdout=rotated, stderr=io.StringIO())
     subscription.refresh_from_db()
-    assert crypto.decrypt(subscription.secret, context=SECRET_CONTEXT) == rotated.getvalue().strip() != secret
+    assert subscription.secret == rotated.getvalue().strip() != secret

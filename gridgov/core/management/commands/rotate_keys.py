@@ -1,4 +1,4 @@
-"""`gridgov rotate_keys`: re-seal every encrypted value with the current key and cipher."""
+"""`gridgov rotate_keys`: re-seal every encrypted value and sealed secret with the current key and cipher."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from django.core.management.base import BaseCommand, CommandError, DjangoHelpFor
 from django.db import connection, models, transaction
 
 from gridgov.core import audit, crypto
-from gridgov.core.privacy import EncryptedField
+from gridgov.core.privacy import EncryptedField, SecretField
 
 HELP = """\
-Re-seal every encrypted column (ID and phone numbers) with the current key and cipher.
+Re-seal every encrypted column with the current key and cipher: personal data (ID and phone
+numbers, EncryptedField columns) and sealed secrets (signing secrets, notification endpoints and
+robot URLs, SecretField columns).
 
 Rotating the encryption key:
   1. Prepend a new key to FIELD_ENCRYPTION_KEY, keeping the old one after it:
@@ -36,7 +38,9 @@ working throughout. The command may run while the site is up: a value changed by
 between the read and the write is left alone (it was sealed with the current key anyway), and
 a second run changes nothing. Each run (not a dry run) writes one privacy.rotate_keys audit
 event with the counts. A value that no configured key opens is counted as unreadable, never
-changed, and makes the command fail: do not drop a key while any remain.
+changed, and makes the command fail: do not drop a key while any remain. An unreadable secret
+can also be replaced: rotate the webhook's or intake channel's secret, or have the user enter
+their notification address again.
 """
 
 
@@ -63,14 +67,15 @@ class FieldCount:
         }
 
 
-def encrypted_fields() -> list[tuple[type[models.Model], EncryptedField]]:
-    """Every EncryptedField of every installed model, each table once (no proxies, no inherited copies)."""
+def encrypted_fields() -> list[tuple[type[models.Model], EncryptedField | SecretField]]:
+    """Every EncryptedField and SecretField of every installed model, each table once (no proxies, no
+    inherited copies)."""
     found = []
     for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
         for model_field in model._meta.local_concrete_fields:
-            if isinstance(model_field, EncryptedField):
+            if isinstance(model_field, EncryptedField | SecretField):
                 found.append((model, model_field))
     return sorted(found, key=lambda item: (item[0]._meta.label_lower, item[1].attname))
 
@@ -132,7 +137,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS("nothing left to re-seal"))
 
     def _rotate(
-        self, model: type[models.Model], model_field: EncryptedField, label: str, *, batch: int, dry_run: bool
+        self,
+        model: type[models.Model],
+        model_field: EncryptedField | SecretField,
+        label: str,
+        *,
+        batch: int,
+        dry_run: bool,
     ) -> FieldCount:
         """Walk one column in primary-key order, one transaction per batch."""
         quote = connection.ops.quote_name
