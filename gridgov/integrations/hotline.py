@@ -25,9 +25,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from gridgov.areas.models import Area
 from gridgov.core import audit
@@ -143,28 +141,11 @@ def max_bytes() -> int:
 
 def build_template() -> Workbook:
     """The import template: the data sheet, the instructions and the hotline's current mapping rules."""
-    from gridgov.registry.excel import HEADER_FILL, HEADER_FONT, REQUIRED_FONT, WRAP, quoted_list
+    from gridgov.registry.excel import HEADER_FILL, HEADER_FONT, WRAP, data_sheet
 
     intake.intake_channel_get(CHANNEL)  # the default rules, put back if a flush removed them
     wb = Workbook()
-    ws = wb.active
-    ws.title = SHEET_TITLE
-    ws.append([column.header for column in COLUMNS])
-    for index, column in enumerate(COLUMNS, start=1):
-        letter = get_column_letter(index)
-        cell = ws.cell(row=1, column=index)
-        cell.font = REQUIRED_FONT if column.required else HEADER_FONT
-        cell.fill = HEADER_FILL
-        ws.column_dimensions[letter].width = column.width
-        if column.text:
-            ws.column_dimensions[letter].number_format = "@"
-        if column.labels:
-            validation = DataValidation(
-                type="list", formula1=quoted_list(column.labels.values()), allow_blank=True, showErrorMessage=True
-            )
-            validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
-            ws.add_data_validation(validation)
-    ws.freeze_panes = "A2"
+    data_sheet(wb.active, SHEET_TITLE, COLUMNS, rows=MAX_ROWS)
 
     notes = wb.create_sheet("说明")
     for letter, width in zip("ABCD", (14, 8, 60, 28), strict=True):

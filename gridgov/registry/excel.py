@@ -25,7 +25,7 @@ import random
 import re
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -506,15 +506,12 @@ def _tag_names() -> list[str]:
         return []
 
 
-def build_template(kind: str) -> Workbook:
-    """The import template of `kind`: the data sheet (headers, drop-down lists, text formats) and a
-    "说明" sheet explaining each column with an example row."""
-    fmt = _format(kind)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = fmt.title
-    ws.append(fmt.headers)
-    for index, column in enumerate(fmt.columns, start=1):
+def data_sheet(ws: Any, title: str, columns: Sequence[Column], *, rows: int) -> None:
+    """A template's data sheet: the header row (required columns in their own font), widths, text formats
+    and the drop-down lists of coded columns over the first `rows` rows, frozen below the header."""
+    ws.title = title
+    ws.append([column.header for column in columns])
+    for index, column in enumerate(columns, start=1):
         letter = get_column_letter(index)
         cell = ws.cell(row=1, column=index)
         cell.font = REQUIRED_FONT if column.required else HEADER_FONT
@@ -533,9 +530,17 @@ def build_template(kind: str) -> Workbook:
                 errorTitle="不在可选范围内",
                 error="请从下拉列表中选择：" + "、".join(column.labels.values()),
             )
-            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS + 1}")
+            validation.add(f"{letter}2:{letter}{rows + 1}")
             ws.add_data_validation(validation)
     ws.freeze_panes = "A2"
+
+
+def build_template(kind: str) -> Workbook:
+    """The import template of `kind`: the data sheet (headers, drop-down lists, text formats) and a
+    "说明" sheet explaining each column with an example row."""
+    fmt = _format(kind)
+    wb = Workbook()
+    data_sheet(wb.active, fmt.title, fmt.columns, rows=TEMPLATE_ROWS)
     _instructions(wb.create_sheet("说明"), fmt)
     return wb
 
