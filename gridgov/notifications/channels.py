@@ -14,8 +14,6 @@ texts never hold the URL: a robot URL carries the robot's key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import ipaddress
 import json
@@ -33,6 +31,8 @@ from django.core.mail import send_mail
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from gridgov.core.signing import SIGNATURE_HEADER, sign
 
 if TYPE_CHECKING:
     from gridgov.notifications.models import ChannelAddress, Notification
@@ -183,11 +183,6 @@ def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value: `sha256=` and the hex HMAC-SHA256 of the body under the secret."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:
     """POST a JSON body; the answer's body when the status is 2xx, DeliveryFailed otherwise."""
     if urlsplit(url).scheme not in ("http", "https"):
@@ -275,7 +270,7 @@ class HttpChannel(Channel):
         headers = {"X-Gridgov-Event": notification.kind, "X-Gridgov-Notification": str(notification.pk)}
         secret = address.http_secret
         if secret:
-            headers["X-Gridgov-Signature"] = sign(secret, body)
+            headers[SIGNATURE_HEADER] = sign(secret, body)
         post(url, body, headers)
 
     @staticmethod
