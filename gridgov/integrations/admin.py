@@ -37,6 +37,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_select_related = ("area",)
     actions = ["revoke"]
     # key_hash is deliberately absent everywhere.
+
+    def get_queryset(self, request):
+        return scoped(super().get_queryset(request), request.user)  # a center sees its own area's keys
+
     readonly_fields = (
         "name",
         "channel",

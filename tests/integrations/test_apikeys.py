@@ -157,3 +157,24 @@ def test_admin_revoke_action(client, org):
     assert key.revoked_at is not None
     with pytest.raises(ApplicationError):
         apikey_authenticate(raw=raw)
+
+
+def test_admin_list_shows_a_center_only_its_own_areas_keys(client, org):
+    from django.contrib.auth.models import Permission
+
+    from gridgov.areas import services as areas
+    from tests.conftest import square
+
+    other = areas.area_create(actor=None, code="340404005", name="另一街道", boundary=square(118.0, 32.6, 0.03))
+    mine, _ = apikey_create(actor=org.users.admin, name="本街道网关", channel=Channel.CAMERA, area=org.s)
+    theirs, _ = apikey_create(actor=org.users.admin, name="外街道网关", channel=Channel.CAMERA, area=other)
+    center = org.users.center
+    center.is_staff = True
+    center.save(update_fields=["is_staff"])
+    center.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    client.login(username="center", password=PASSWORD)
+    listing = client.get("/admin/integrations/apikey/")
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert mine.name in page and theirs.name not in page
+    assert client.get(f"/admin/integrations/apikey/{theirs.pk}/change/").status_code in (302, 404)
