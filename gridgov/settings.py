@@ -132,6 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests on a file, not shared-cache memory: concurrent tests then wait on locks (busy_timeout) as in production.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_gridgov.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Statements sent through a server-binding cursor (the case report) are prepared from their Nth run on a
+    # connection; Django's own cursors bind on the client and are never prepared. Empty: never prepare
+    # (behind a pooler in transaction mode that does not support prepared statements, PgBouncer < 1.21).
+    _prepare = os.environ.get("GRIDGOV_DB_PREPARE_THRESHOLD", "5").strip()
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(_prepare) if _prepare else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

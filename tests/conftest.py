@@ -100,12 +100,16 @@ def token_for(client, username: str, password: str = PASSWORD) -> str:
 
 @pytest.fixture(autouse=True)
 def _cold_grid_index():
-    """Every test starts with a cold grid index, so no test depends on what an earlier one cached."""
+    """Every test starts with a cold grid index and cold process caches, so no test depends on what an
+    earlier one cached (a rolled-back database can hand a later test the token an earlier one saw)."""
     from gridgov.areas.geo import grid_index
+    from gridgov.core import generations
 
     grid_index._snapshot = None
+    generations.forget_all()
     yield
     grid_index._snapshot = None
+    generations.forget_all()
 
 
 @pytest.fixture

@@ -8,7 +8,13 @@ class AreasConfig(AppConfig):
     verbose_name = _("Organisation")
 
     def ready(self) -> None:
+        from gridgov.areas.models import Post, Unit
+        from gridgov.core import generations
         from gridgov.core.navigation import NavItem, register
+        from gridgov.core.scope import POSTS_GENERATION
+
+        # Every process keeps users' scopes while no post or unit changes (core.scope).
+        generations.track(POSTS_GENERATION, Post, Unit)
 
         register(
             NavItem(_("Overview"), "home", "bi-map", order=10),

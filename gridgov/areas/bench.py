@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from gridgov.accounts.models import User
 from gridgov.areas import services
 from gridgov.areas.choices import Level, Role
-from gridgov.areas.geo import GRID_INDEX_GENERATION, GridIndex, grid_index
+from gridgov.areas.geo import AREAS_GENERATION, GridIndex, grid_index
 from gridgov.areas.models import Area
 from gridgov.core import generations
 from gridgov.core.bench import BenchContext, BenchError, Result, benchmark, define_size, describe, in_unit
@@ -105,7 +105,7 @@ def build_lattice(ctx: BenchContext) -> Lattice:
                 )
             )
         grid_rows = Area.objects.bulk_create(cells, batch_size=1000)
-        generations.bump(GRID_INDEX_GENERATION)
+        generations.bump(AREAS_GENERATION)
 
         middle = subdistricts // 2
         subdistrict = subs[middle]

@@ -15,7 +15,8 @@ from shapely.validation import explain_validity
 from gridgov.core import generations
 from gridgov.core.errors import ApplicationError
 
-GRID_INDEX_GENERATION = "areas.grid_index"
+# Bumped by every area write: the grid index and the area rows each process keeps (areas.cache) follow it.
+AREAS_GENERATION = "areas.tree"
 
 
 def _boundary_error(reason: str) -> ApplicationError:
@@ -99,7 +100,7 @@ class GridIndex:
         return _Snapshot(generation, tree, ids, codes, geometries)
 
     def snapshot(self) -> _Snapshot:
-        generation = generations.current(GRID_INDEX_GENERATION)
+        generation = generations.current(AREAS_GENERATION)
         snap = self._snapshot
         if snap is None or snap.generation != generation:
             with self._lock:

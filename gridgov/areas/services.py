@@ -21,7 +21,7 @@ from gridgov.areas.choices import (
     Role,
     UnitKind,
 )
-from gridgov.areas.geo import GRID_INDEX_GENERATION, centre_of, parse_boundary
+from gridgov.areas.geo import AREAS_GENERATION, centre_of, parse_boundary
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core import audit, generations
 from gridgov.core.errors import ApplicationError, PermissionDenied, duplicates_refused, from_validation_error
@@ -114,7 +114,7 @@ def area_create(
         transaction.atomic(),
     ):
         area.save()
-        generations.bump(GRID_INDEX_GENERATION)
+        generations.bump(AREAS_GENERATION)
         audit.record(actor=actor, event="area.create", obj=area, data={"code": code, "level": level})
     return area
 
@@ -155,7 +155,7 @@ def area_update(
         for key, value in changes.items():
             setattr(locked, key, value)
         locked.save()
-        generations.bump(GRID_INDEX_GENERATION)
+        generations.bump(AREAS_GENERATION)
         audit.record(
             actor=actor,
             event="area.update",
@@ -195,6 +195,7 @@ def area_set_mode(*, actor: User | None, area: Area, mode: str) -> Area:
         raise _invalid("mode", _("Unknown mode."))
     with transaction.atomic():
         count = Area.objects.filter(subtree("code", area.code)).update(mode=mode)
+        generations.bump(AREAS_GENERATION)  # update() sends no signal
         audit.record(actor=actor, event="area.set_mode", obj=area, data={"mode": mode, "areas": count})
     area.mode = mode
     return area
@@ -210,7 +211,7 @@ def area_delete(*, actor: User | None, area: Area) -> None:
     with transaction.atomic():
         audit.record(actor=actor, event="area.delete", obj=area, data={"code": area.code})
         area.delete()
-        generations.bump(GRID_INDEX_GENERATION)
+        generations.bump(AREAS_GENERATION)
 
 
 def unit_create(*, actor: User | None, name: str, kind: str, area: Area, phone: str = "", address: str = "") -> Unit:

@@ -65,6 +65,7 @@ from gridgov.cases import services
 from gridgov.cases.choices import TIMED_STATES, Action, CaseLevel, Priority, Source, State
 from gridgov.cases.models import Case, CaseEvent, Category
 from gridgov.cases.selectors import case_list
+from gridgov.core import generations
 from gridgov.core.bench import (
     EMPTY_ENDPOINT,
     BenchContext,
@@ -76,6 +77,7 @@ from gridgov.core.bench import (
     in_unit,
     measure,
 )
+from gridgov.core.scope import POSTS_GENERATION
 
 define_size("cases_open", tiny=1_500, small=200_000, full=1_000_000)
 define_size("cases_closed", tiny=500, small=50_000, full=250_000)
@@ -342,6 +344,7 @@ def build_people(ctx: BenchContext) -> People:
             + [Post(user=user, role=Role.UNIT_HANDLER, unit=unit) for user, unit in zip(handlers, units, strict=True)],
             batch_size=2000,
         )
+        generations.bump(POSTS_GENERATION)  # bulk_create sends no signal
         worker_tokens = _bulk_tokens(workers)
         admin = User(username="bench-cases-admin", name="基准管理员", is_superuser=True, is_staff=True)
         admin.set_unusable_password()

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gridgov.areas.choices import Level
-from gridgov.areas.geo import GRID_INDEX_GENERATION
+from gridgov.areas.geo import AREAS_GENERATION
 from gridgov.areas.models import Area
 from gridgov.cases import selectors, services
 from gridgov.cases.choices import Action, Source, State
@@ -137,7 +137,7 @@ def _count_report(request: HttpRequest) -> None:
 def community_outlines() -> dict[str, Any]:
     """The communities' boundaries as GeoJSON, so that a resident can tell where to tap on a map
     that has no base tiles (intranets). Administrative boundaries are public; cached per change."""
-    key = f"gridgov:public-outlines:{generations.current(GRID_INDEX_GENERATION)}"
+    key = f"gridgov:public-outlines:{generations.current(AREAS_GENERATION)}"
     cached = cache.get(key)
     if cached is not None:
         return cached

@@ -15,6 +15,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -24,13 +25,14 @@ import shapely
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gridgov.accounts.models import User
-from gridgov.areas.choices import CODE_LENGTH, Level, Mode, Role
+from gridgov.areas import cache as area_cache
+from gridgov.areas.choices import Level, Mode, Role
 from gridgov.areas.geo import grid_index, parse_boundary
 from gridgov.areas.models import Area, Post, Unit
 from gridgov.cases import transitions as table
@@ -172,19 +174,8 @@ def deadline_factor(area_code: str, emergency_codes: Sequence[str] | None = None
 
 
 def _in_emergency(area_code: str) -> bool:
-    """Whether the area or one above it is in emergency mode.
-
-    It and its ancestors by their unique codes: listing every emergency area read the whole area table
-    (mode has no index) on every intake and step. Raw SQL on purpose: the ORM took longer to build the
-    query than the database to answer it (make bench: cases.intake_http).
-    """
-    codes = [area_code[:n] for n in sorted(CODE_LENGTH.values()) if n <= len(area_code)]
-    table = connection.ops.quote_name(Area._meta.db_table)
-    marks = ", ".join(["%s"] * len(codes))
-    sql = f"SELECT 1 FROM {table} WHERE code IN ({marks}) AND mode = %s"  # noqa: S608 (our table, placeholders)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*codes, Mode.EMERGENCY])
-        return cursor.fetchone() is not None
+    """Whether the area or one above it is in emergency mode (kept per process: areas.cache)."""
+    return area_cache.in_emergency(area_code)
 
 
 def _start_clock(case: Case, *, now: datetime, minutes: float) -> None:
@@ -339,17 +330,12 @@ def _fallback_area(actor: User | None, within: Area | None = None) -> Area:
     return area
 
 
-# The area columns intake uses; the outline (large JSON) is left deferred.
-GRID_SQL = (
-    "SELECT id, created_at, updated_at, code, name, level, parent_id, centre_lng, centre_lat, mode "  # noqa: S608
-    f"FROM {Area._meta.db_table} WHERE id = %s"  # our table
-)
-
-
 def _grid(pk: int) -> Area:
-    """The grid the index found, without its outline. A raw query: the ORM took four times as long to build
-    it as the database to answer (make bench: cases.intake_http)."""
-    return next(iter(Area.objects.raw(GRID_SQL, [pk])))
+    """The grid the index found, without its outline (kept per process: areas.cache)."""
+    grid = area_cache.area_by_id(pk)
+    if grid is None:
+        raise Area.DoesNotExist(pk)
+    return grid
 
 
 def _level_area(grid: Area, level: str) -> Area:
@@ -357,7 +343,10 @@ def _level_area(grid: Area, level: str) -> Area:
     length = LEVEL_CODE_LENGTH[level]
     if len(grid.code) == length:
         return grid
-    return Area.objects.get(code=grid.code[:length])
+    area = area_cache.area_by_code(grid.code[:length])
+    if area is None:
+        raise Area.DoesNotExist(grid.code[:length])
+    return area
 
 
 def body_hash(data: dict[str, Any]) -> str:
@@ -532,11 +521,12 @@ def case_report(
         if existing is None:
             raise
         return existing
+    key = _Key(actor, idempotency_key, key_hash) if idempotency_key else None
     try:
-        with transaction.atomic():
-            case = _create_case(actor=actor, intake=intake, files=checked_files, rectify_by=rectify_by)
-            if idempotency_key and not _claim_key(actor, idempotency_key, key_hash, case):
-                raise _KeyHeld  # roll this case back: the key belongs to an earlier request
+        # On PostgreSQL a report without files is one statement, atomic by itself (_insert_report).
+        single = connection.vendor == "postgresql" and not checked_files
+        with nullcontext() if single else transaction.atomic():
+            case = _create_case(actor=actor, intake=intake, files=checked_files, rectify_by=rectify_by, key=key)
     except (_KeyHeld, IntegrityError):
         # An earlier request with the same key (or a concurrent one that committed first): answer as a replay.
         existing = _replayed(actor, idempotency_key, key_hash) if idempotency_key else None
@@ -550,12 +540,161 @@ class _KeyHeld(Exception):
     """The idempotency key is already stored: the new case is rolled back and the request is a replay."""
 
 
-def _claim_key(actor: User, key: str, key_hash: str, case: Case) -> bool:
+@dataclass(frozen=True)
+class _Key:
+    """An Idempotency-Key to store with the new case: its sender, the key and the hash of the body."""
+
+    user: User
+    key: str
+    body_hash: str
+
+
+# Fields whose stored value is the Python value itself when it has exactly this type: no preparation needed.
+_PLAIN_TYPES: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.BooleanField: bool,
+    models.IntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.SmallIntegerField: int,
+    models.BigIntegerField: int,
+    models.FloatField: float,
+    models.ForeignKey: int,
+}
+
+
+@cache
+def _insert_plan(model: type[models.Model]) -> tuple[tuple[models.Field, str, bool, type | None], ...]:
+    """Per concrete field but the key: the field, its quoted column, whether its `pre_save` does more than read
+    the attribute (timestamps, sealing), and the Python type a value may have to be stored as it is."""
+    base_pre_save = models.Field.pre_save
+    return tuple(
+        (f, connection.ops.quote_name(f.column), type(f).pre_save is not base_pre_save, _PLAIN_TYPES.get(type(f)))
+        for f in model._meta.concrete_fields
+        if not f.primary_key
+    )
+
+
+def _insert_values(obj: Any, skip: Iterable[str] = ()) -> tuple[list[str], list[Any]]:
+    """Quoted columns and prepared values of a new row, as Django's own INSERT prepares them (timestamps set).
+
+    Columns left NULL are left out (no column of these tables has a database default): fewer parameters keep
+    the statement under the driver's limit for caching its parsed form.
+    """
+    skipped = set(skip)
+    columns, values = [], []
+    for f, column, own_pre_save, plain in _insert_plan(type(obj)):
+        if f.attname in skipped:
+            continue
+        value = f.pre_save(obj, True) if own_pre_save else getattr(obj, f.attname)
+        if value is None:
+            continue
+        if type(value) is not plain:
+            value = f.get_db_prep_save(value, connection)
+            if value is None:
+                continue
+        columns.append(column)
+        values.append(value)
+    return columns, values
+
+
+def _insert_report(case: Case, event: CaseEvent, prefix: str, key: _Key | None) -> None:
+    """Write a new case (numbered from `prefix`), its first timeline entry and its idempotency key.
+
+    PostgreSQL: one statement, its inserts chained by data-modifying WITH clauses: the key first (ON CONFLICT
+    DO NOTHING), then the number, the case and the entry only if the key was new. Seven round trips
+    (BEGIN, four statements, COMMIT) became one (make bench: cases.intake_http). A concurrent request with the
+    same key waits on the key's unique index until the first commits, then finds the key taken.
+
+    Elsewhere (SQLite): the same rows one statement after another inside the caller's transaction.
+    Either way `_KeyHeld` when an earlier request holds the key, with nothing written.
+    """
+    if connection.vendor != "postgresql":
+        case.code = _next_code(prefix)
+        case.save(force_insert=True)
+        event.case = case
+        event.save(force_insert=True)
+        if key is not None and not _claim_key(key, case):
+            raise _KeyHeld  # the caller's transaction rolls the case back
+        return
+    case_columns, case_values = _insert_values(case, skip=("code",))
+    # The entry's case, state and level come from the case row the statement writes.
+    event_columns, event_values = _insert_values(event, skip=("case_id", "to_state", "to_level"))
+    sql = _report_sql(tuple(case_columns), tuple(event_columns), keyed=key is not None)
+    params: list[Any] = []
+    if key is not None:
+        params += [key.user.pk, key.key, key.body_hash]
+    params += [prefix, *case_values, *event_values]
+    with _prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise _KeyHeld
+    case.pk, case.code, event.pk = row
+    event.case = case
+    for obj in (case, event):
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _prepared_cursor() -> Any:
+    """A cursor that binds parameters on the server, so that psycopg prepares a statement run again and again.
+
+    Django's cursors bind on the client: the server parses and plans every statement anew, and for the report
+    statement that was a third of its cost (make bench: cases.intake_http). psycopg prepares a statement once
+    it has run `prepare_threshold` times on a connection (settings: GRIDGOV_DB_PREPARE_THRESHOLD); Django's
+    wrapper keeps query logging and error translation.
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+
+
+@cache
+def _report_sql(case_columns: tuple[str, ...], event_columns: tuple[str, ...], *, keyed: bool) -> str:
+    """The one statement of `_insert_report` on PostgreSQL, for these columns, with or without a key.
+
+    Identifiers come from the models' metadata, quoted; every value is a parameter.
+    """
+    quote = connection.ops.quote_name
+    case_table, event_table = quote(Case._meta.db_table), quote(CaseEvent._meta.db_table)
+    key_table, sequence_table = quote(IdempotencyKey._meta.db_table), quote(CaseSequence._meta.db_table)
+    marks = ", ".join(["%s"] * len(case_columns))
+    event_marks = ", ".join(["%s"] * len(event_columns))
+    # The number: the prefix and the day's counter, at least four digits (what _next_code formats).
+    number = "s.prefix || CASE WHEN s.value < 10000 THEN lpad(s.value::text, 4, '0') ELSE s.value::text END"
+    parts = []
+    if keyed:
+        parts.append(
+            f"k AS (INSERT INTO {key_table} ({quote('user_id')}, {quote('key')}, {quote('body_hash')}, "  # noqa: S608
+            f"{quote('case_id')}, {quote('created_at')}) VALUES (%s, %s, %s, "
+            f"nextval(pg_get_serial_sequence('{case_table}', 'id')), now()) "
+            f"ON CONFLICT ({quote('user_id')}, {quote('key')}) DO NOTHING RETURNING {quote('case_id')})"
+        )
+    parts.append(
+        f"s AS (INSERT INTO {sequence_table} (prefix, value) SELECT %s, 1 {'FROM k' if keyed else ''} "
+        f"ON CONFLICT (prefix) DO UPDATE SET value = {sequence_table}.value + 1 RETURNING prefix, value)"
+    )
+    ids = (f"{quote('id')}, ", f"k.{quote('case_id')}, ") if keyed else ("", "")
+    parts.append(
+        f"c AS (INSERT INTO {case_table} ({ids[0]}{quote('code')}, {', '.join(case_columns)}) "  # noqa: S608
+        f"SELECT {ids[1]}{number}, {marks} FROM s{', k' if keyed else ''} "
+        f"RETURNING {quote('id')}, {quote('code')}, {quote('state')}, {quote('level')})"
+    )
+    parts.append(
+        f"e AS (INSERT INTO {event_table} ({quote('case_id')}, {quote('to_state')}, {quote('to_level')}, "  # noqa: S608
+        f"{', '.join(event_columns)}) "
+        f"SELECT c.{quote('id')}, c.{quote('state')}, c.{quote('level')}, {event_marks} FROM c RETURNING {quote('id')})"
+    )
+    return f"WITH {', '.join(parts)} SELECT c.{quote('id')}, c.{quote('code')}, e.{quote('id')} FROM c, e"  # noqa: S608
+
+
+def _claim_key(key: _Key, case: Case) -> bool:
     """Store the idempotency key for the new case; False when an earlier request holds it.
 
-    One INSERT … ON CONFLICT DO NOTHING (PostgreSQL, SQLite ≥ 3.35) instead of a SELECT before the
-    intake and an INSERT after it. A concurrent request with the same key waits on the unique index
-    until the first commits, then finds the key taken.
+    One INSERT … ON CONFLICT DO NOTHING (SQLite ≥ 3.35) instead of a SELECT before the intake and an INSERT
+    after it.
     """
     quote = connection.ops.quote_name
     table = quote(IdempotencyKey._meta.db_table)
@@ -566,7 +705,7 @@ def _claim_key(actor: User, key: str, key_hash: str, case: Case) -> bool:
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [actor.pk, key, key_hash, case.pk, now])
+        cursor.execute(sql, [key.user.pk, key.key, key.body_hash, case.pk, now])
         return cursor.fetchone() is not None
 
 
@@ -585,14 +724,17 @@ def _replayed(actor: User, key: str, key_hash: str) -> Case | None:
 
 
 def _create_case(
-    *, actor: User | None, intake: Intake, files: Sequence[Any], rectify_by: datetime | None = None
+    *,
+    actor: User | None,
+    intake: Intake,
+    files: Sequence[Any],
+    rectify_by: datetime | None = None,
+    key: _Key | None = None,
 ) -> Case:
     now = timezone.now()
     area_code = intake.grid.code if intake.grid is not None else intake.handling_area.code
     factor = deadline_factor(area_code)
-    code = _next_code(f"{area_code}{timezone.localtime(now):%Y%m%d}")
     case = Case(
-        code=code,
         title=intake.title,
         description=intake.description,
         category=intake.category,
@@ -618,9 +760,9 @@ def _create_case(
         rectify_by=rectify_by,
     )
     _start_clock(case, now=now, minutes=accept_minutes(intake.category, intake.priority, factor))
-    case.save(force_insert=True)
     note = _("Outside every grid: taken by the subdistrict.") if intake.outside_grids else ""
-    event = _event(case, actor=actor, action=Action.REPORT, from_state="", from_level="", now=now, note=note)
+    event = _new_event(case, actor=actor, action=Action.REPORT, from_state="", from_level="", now=now, note=note)
+    _insert_report(case, event, f"{area_code}{timezone.localtime(now):%Y%m%d}", key)
     # What was written, for the API's answer: a new case's timeline and files, without reading them back.
     case.report_event, case.report_files = event, _store_files(case, event, files, actor)
     if case.reporter_id is None or not is_level_staff(actor, level=case.level, area_code=case.handling_area.code):
@@ -632,7 +774,7 @@ def _create_case(
 # --- the transition door ----------------------------------------------------------------------
 
 
-def _event(
+def _new_event(
     case: Case,
     *,
     actor: User | None,
@@ -644,7 +786,8 @@ def _event(
     unit: Unit | None = None,
     data: dict[str, Any] | None = None,
 ) -> CaseEvent:
-    return CaseEvent.objects.create(
+    """A timeline entry for the case as it is now, not yet written."""
+    return CaseEvent(
         case=case,
         time=now,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -658,6 +801,13 @@ def _event(
         note=note,
         data=data or {},
     )
+
+
+def _event(case: Case, **fields: Any) -> CaseEvent:
+    """A timeline entry for the case as it is now, written."""
+    event = _new_event(case, **fields)
+    event.save(force_insert=True)
+    return event
 
 
 def _locked(case: Case | int) -> Case:

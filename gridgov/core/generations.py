@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
+from weakref import WeakSet
 
 from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
@@ -23,6 +24,15 @@ T = TypeVar("T")
 # Within one web request every generation is read once, all together: a request that asks for the grid index's
 # and the categories' tokens costs one query, not two (make bench: cases.intake_http).
 _request = threading.local()
+
+# Every process cache that follows a generation, so that tests can start each case cold.
+_caches: WeakSet[Any] = WeakSet()
+
+
+def forget_all() -> None:
+    """Drop what every cache of this process holds (tests: a rolled-back database may reuse a token)."""
+    for cache in list(_caches):
+        cache.forget()
 
 
 def _new_token() -> int:
@@ -95,6 +105,7 @@ class Cached(Generic[T]):
         self.name = name
         self.build = build
         self._entry: tuple[int, T] | None = None
+        _caches.add(self)
 
     def get(self) -> T:
         token = current(self.name)
@@ -102,3 +113,39 @@ class Cached(Generic[T]):
         if entry is None or entry[0] != token:
             entry = self._entry = (token, self.build())
         return entry[1]
+
+    def forget(self) -> None:
+        self._entry = None
+
+
+K = TypeVar("K")
+
+
+class CachedMap(Generic[K, T]):
+    """Values built per key (a user's posts), kept per process while generation `name` stands.
+
+    All entries go when the token changes; at most `limit` are kept (the map starts over beyond it), so a
+    city's worth of users cannot grow it without bound.
+    """
+
+    def __init__(self, name: str, build: Callable[[K], T], *, limit: int = 20_000) -> None:
+        self.name = name
+        self.build = build
+        self.limit = limit
+        self._entry: tuple[int, dict[K, T]] | None = None
+        _caches.add(self)
+
+    def get(self, key: K) -> T:
+        token = current(self.name)
+        entry = self._entry  # one read: another thread may replace it meanwhile
+        if entry is None or entry[0] != token or len(entry[1]) >= self.limit:
+            entry = self._entry = (token, {})
+        values = entry[1]
+        try:
+            return values[key]
+        except KeyError:
+            value = values[key] = self.build(key)  # built after the token was read: never older than it
+            return value
+
+    def forget(self) -> None:
+        self._entry = None

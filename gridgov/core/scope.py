@@ -16,6 +16,7 @@ from django.db import connection, models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from gridgov.core import generations
 from gridgov.core.errors import NotFound
 
 M = TypeVar("M", bound=models.Model)
@@ -99,8 +100,50 @@ def _posts_sql(post_model: Any) -> str:
     )
 
 
+# Posts, and the units they point at, change seldom and are read by every request: each process keeps every
+# user's rows until a post or unit is written anywhere (make bench: cases.intake_http).
+POSTS_GENERATION = "areas.posts"
+
+
+def _read_scope(user_id: int) -> tuple[Scope, tuple[tuple[str, str], ...]]:
+    """The scope of a user who is not a superuser, and the (role, area code) of their posts at areas."""
+    from gridgov.areas.choices import REFERENCE_ONLY_ROLES
+    from gridgov.areas.models import Post
+
+    full: set[str] = set()
+    reference: set[str] = set()
+    units: set[int] = set()
+    roles: set[str] = set()
+    area_posts: list[tuple[str, str]] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_posts_sql(Post), [user_id, True])
+        rows = cursor.fetchall()
+    for role, area_code, unit_id, unit_area_code in rows:
+        roles.add(role)
+        if unit_id is None and area_code:
+            area_posts.append((role, area_code))
+        if unit_id is not None:
+            units.add(unit_id)
+            if unit_area_code:
+                reference.add(unit_area_code)
+        elif area_code:
+            (reference if role in REFERENCE_ONLY_ROLES else full).add(area_code)
+    scope = Scope(
+        area_codes=_minimal_prefixes(full),
+        reference_codes=_minimal_prefixes(reference | full),
+        unit_ids=tuple(sorted(units)),
+        roles=frozenset(roles),
+    )
+    return scope, tuple(area_posts)
+
+
+_scopes: generations.CachedMap[int, tuple[Scope, tuple[tuple[str, str], ...]]] = generations.CachedMap(
+    POSTS_GENERATION, _read_scope
+)
+
+
 def scope_for(user: Any) -> Scope:
-    """The scope of `user`, computed once per user object (one query)."""
+    """The scope of `user`: one query the first time a process meets the user after posts last changed."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Scope()
     cached = getattr(user, "_gridgov_scope", None)
@@ -109,35 +152,9 @@ def scope_for(user: Any) -> Scope:
     if user.is_superuser:
         scope = Scope(everything=True)
     else:
-        from gridgov.areas.choices import REFERENCE_ONLY_ROLES
-        from gridgov.areas.models import Post
-
-        full: set[str] = set()
-        reference: set[str] = set()
-        units: set[int] = set()
-        roles: set[str] = set()
-        area_posts: list[tuple[str, str]] = []
-        with connection.cursor() as cursor:
-            cursor.execute(_posts_sql(Post), [user.pk, True])
-            rows = cursor.fetchall()
-        for role, area_code, unit_id, unit_area_code in rows:
-            roles.add(role)
-            if unit_id is None and area_code:
-                area_posts.append((role, area_code))
-            if unit_id is not None:
-                units.add(unit_id)
-                if unit_area_code:
-                    reference.add(unit_area_code)
-            elif area_code:
-                (reference if role in REFERENCE_ONLY_ROLES else full).add(area_code)
+        scope, area_posts = _scopes.get(user.pk)
         # The same read answers "which roles where" for services that need it (the case pipeline).
-        user._gridgov_area_posts = area_posts
-        scope = Scope(
-            area_codes=_minimal_prefixes(full),
-            reference_codes=_minimal_prefixes(reference | full),
-            unit_ids=tuple(sorted(units)),
-            roles=frozenset(roles),
-        )
+        user._gridgov_area_posts = list(area_posts)
     user._gridgov_scope = scope
     return scope
 

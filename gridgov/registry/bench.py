@@ -33,7 +33,7 @@ from rest_framework.authtoken.models import Token
 from gridgov.accounts.models import User
 from gridgov.areas import services as areas
 from gridgov.areas.choices import Level, Role
-from gridgov.areas.geo import GRID_INDEX_GENERATION
+from gridgov.areas.geo import AREAS_GENERATION
 from gridgov.areas.models import Area
 from gridgov.core import crypto, generations
 from gridgov.core.bench import BenchContext, BenchError, Result, benchmark, define_size, describe, in_unit
@@ -160,7 +160,7 @@ def build_registry(ctx: BenchContext) -> Registry:
             ),
             batch_size=1000,
         )
-        generations.bump(GRID_INDEX_GENERATION)
+        generations.bump(AREAS_GENERATION)
         tags = dict(Tag.objects.values_list("code", "id"))
         missing = [code for code, _share in TAG_SHARES if code not in tags]
         if missing:

@@ -8,7 +8,7 @@ from django.test import RequestFactory
 
 from gridgov.areas import selectors, services
 from gridgov.areas.choices import Level
-from gridgov.areas.geo import GRID_INDEX_GENERATION, GridIndex, centre_of, grid_index, parse_boundary
+from gridgov.areas.geo import AREAS_GENERATION, GridIndex, centre_of, grid_index, parse_boundary
 from gridgov.areas.models import Area
 from gridgov.core.errors import ApplicationError, NotFound
 from gridgov.core.models import Generation
@@ -120,7 +120,7 @@ def test_index_follows_the_generation_row_written_by_another_process(org):
     assert this.locate(*IN_G11) == org.g11.pk
     assert this.locate(*FAR_AWAY) is None
 
-    assert Generation.objects.filter(name=GRID_INDEX_GENERATION).update(value=F("value") + 1) == 1
+    assert Generation.objects.filter(name=AREAS_GENERATION).update(value=F("value") + 1) == 1
     for index in (this, other):
         assert index.locate(*IN_G11) is None
         assert index.locate(*FAR_AWAY) == org.g11.pk
@@ -128,7 +128,7 @@ def test_index_follows_the_generation_row_written_by_another_process(org):
 
 def test_hand_edited_broken_boundary_does_not_break_lookups(org):
     Area.objects.filter(pk=org.g12.pk).update(boundary={"type": "Polygon", "coordinates": "junk"})
-    Generation.objects.filter(name=GRID_INDEX_GENERATION).update(value=F("value") + 1)
+    Generation.objects.filter(name=AREAS_GENERATION).update(value=F("value") + 1)
     assert GridIndex().locate(*IN_G11) == org.g11.pk
     assert GridIndex().locate(*IN_G12) is None
 

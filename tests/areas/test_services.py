@@ -6,7 +6,7 @@ import pytest
 
 from gridgov.areas import services
 from gridgov.areas.choices import Level, Mode, Role, UnitKind
-from gridgov.areas.geo import GRID_INDEX_GENERATION
+from gridgov.areas.geo import AREAS_GENERATION
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core import generations
 from gridgov.core.errors import ApplicationError, PermissionDenied
@@ -21,11 +21,11 @@ class Unchanged:
     def __init__(self, *models):
         self.models = (*models, AuditEvent)
         self.counts = [m.objects.count() for m in self.models]
-        self.generation = generations.current(GRID_INDEX_GENERATION)
+        self.generation = generations.current(AREAS_GENERATION)
 
     def check(self):
         assert [m.objects.count() for m in self.models] == self.counts
-        assert generations.current(GRID_INDEX_GENERATION) == self.generation
+        assert generations.current(AREAS_GENERATION) == self.generation
 
 
 def refused(call, code: str, field: str | None = None, *models) -> ApplicationError:
@@ -230,13 +230,13 @@ def test_area_update_refuses_blank_name_and_unknown_mode(org):
 
 
 def test_area_writes_change_the_grid_index_generation(org):
-    seen = {generations.current(GRID_INDEX_GENERATION)}
+    seen = {generations.current(AREAS_GENERATION)}
     services.area_update(actor=None, area=org.g21, name="x")
-    seen.add(generations.current(GRID_INDEX_GENERATION))
+    seen.add(generations.current(AREAS_GENERATION))
     new = services.area_create(actor=None, code="340404004002002", name="y", parent=org.c2)
-    seen.add(generations.current(GRID_INDEX_GENERATION))
+    seen.add(generations.current(AREAS_GENERATION))
     services.area_delete(actor=None, area=new)
-    seen.add(generations.current(GRID_INDEX_GENERATION))
+    seen.add(generations.current(AREAS_GENERATION))
     assert len(seen) == 4 and 0 not in seen
 
 

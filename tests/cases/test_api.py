@@ -156,14 +156,17 @@ def test_point_outside_every_grid_is_taken_by_the_subdistrict_and_flagged(as_use
     assert Action.DISPATCH in center_view["allowed_actions"]
 
 
-def test_intake_stays_at_eleven_statements(as_user, org):
-    """Intake's cost is mostly its statements: keep them from creeping back (BEGIN and COMMIT included)."""
+def test_intake_stays_at_three_statements_on_postgresql(as_user, org):
+    """Intake's cost is mostly its statements: keep them from creeping back. On PostgreSQL: the token's user, the
+    cache generations and one statement writing the key, the number, the case and its timeline entry (the
+    caller's posts, the grid and its modes are kept per process). SQLite writes them one by one in a savepoint."""
     caller = as_user("wg01")
-    caller.post(CASES, body(), HTTP_IDEMPOTENCY_KEY="warm-up")  # the token user and category cache are warm
+    caller.post(CASES, body(), HTTP_IDEMPOTENCY_KEY="warm-up")  # the token user and the process caches are warm
     with CaptureQueriesContext(connection) as queries:
         response = caller.post(CASES, body(title="第二件"), HTTP_IDEMPOTENCY_KEY="k-2")
     assert response.status_code == 201, response.content
-    assert len(queries) <= 11, [q["sql"][:80] for q in queries]
+    limit = 3 if connection.vendor == "postgresql" else 8
+    assert len(queries) <= limit, [q["sql"][:80] for q in queries]
 
 
 def test_same_idempotency_key_returns_the_same_case(as_user):
@@ -413,6 +416,7 @@ def test_the_list_costs_the_same_few_queries_whatever_the_page_size(
     as_user, many, username, django_assert_max_num_queries
 ):
     caller = as_user(username)
+    caller.get(CASES)  # the caller's scope is read once per process, then kept
     sizes = {}
     for size in (1, 50):
         with django_assert_max_num_queries(10), CaptureQueriesContext(connection) as queries:

@@ -135,7 +135,8 @@ def test_grid_worker_sees_the_police_station_but_not_the_sibling_communitys_prop
 
 def test_unit_handler_sees_its_own_unit_even_outside_the_area_rule(org_wide):
     """The unit rule grants the handler's unit by id: moving the unit to another community keeps it visible."""
-    Unit.objects.filter(pk=org_wide.prop.pk).update(area=org_wide.c2)
+    org_wide.prop.area = org_wide.c2
+    org_wide.prop.save()
     handler = org_wide.users.unit_handler
     fresh = type(handler).objects.get(pk=handler.pk)
     assert org_wide.prop.pk in set(scoped(Unit.objects.all(), fresh).values_list("pk", flat=True))
@@ -207,7 +208,9 @@ def test_superuser_and_nobody(org):
 def test_inactive_post_grants_nothing(org, client):
     headers = api_headers(client, "wg01")
     assert client.get(f"/api/v1/areas/{org.g11.pk}/", **headers).status_code == 200
-    Post.objects.filter(user=org.users.grid_worker).update(active=False)
+    for post in Post.objects.filter(user=org.users.grid_worker):  # as the admin ends a post: through save()
+        post.active = False
+        post.save()
 
     fresh = type(org.users.grid_worker).objects.get(pk=org.users.grid_worker.pk)
     assert scope_for(fresh).is_empty
@@ -224,7 +227,8 @@ def test_inactive_post_does_not_count_beside_an_active_one(org):
 
     wg01 = org.users.grid_worker
     extra = services.post_create(actor=None, user=wg01, role="grid_worker", area=org.g21)
-    Post.objects.filter(pk=extra.pk).update(active=False)
+    extra.active = False
+    extra.save()
     fresh = type(wg01).objects.get(pk=wg01.pk)
     assert scope_for(fresh).area_codes == (org.g11.code,)
 
@@ -241,11 +245,30 @@ def test_anonymous_and_inactive_users_see_nothing(org):
     assert not scoped(Area.objects.all(), fresh).exists()
 
 
-def test_scope_is_computed_once_per_user_object(org, django_assert_num_queries):
+def test_scope_is_computed_once_per_user_object(org, django_assert_max_num_queries):
     wg01 = type(org.users.grid_worker).objects.get(pk=org.users.grid_worker.pk)
-    with django_assert_num_queries(1):
+    with django_assert_max_num_queries(2):  # the posts generation's token, then the posts
         scope_for(wg01)
         scope_for(wg01)
+
+
+def test_scope_is_kept_per_process_until_a_post_changes_anywhere(org, django_assert_num_queries):
+    from gridgov.core.models import Generation
+    from gridgov.core.scope import POSTS_GENERATION
+
+    def fresh():
+        return type(org.users.grid_worker).objects.get(pk=org.users.grid_worker.pk)
+
+    assert scope_for(fresh()).area_codes == (org.g11.code,)
+    user = fresh()
+    with django_assert_num_queries(1):  # only the token: the posts are kept
+        assert scope_for(user).area_codes == (org.g11.code,)
+    # Another process gives the worker a second grid: its transaction writes the post and a new token.
+    post = Post(user=org.users.grid_worker, role="grid_worker", area=org.g21)
+    Post.objects.bulk_create([post])  # no signal reaches this process
+    assert scope_for(fresh()).area_codes == (org.g11.code,)  # the token has not moved: still kept
+    Generation.objects.filter(name=POSTS_GENERATION).update(value=12345)
+    assert scope_for(fresh()).area_codes == tuple(sorted((org.g11.code, org.g21.code)))
 
 
 def test_minimal_prefixes_keep_filters_short(org):

@@ -22,7 +22,7 @@ from shapely.geometry import shape
 from gridgov.accounts.models import User
 from gridgov.accounts.services import user_create
 from gridgov.areas.choices import Level, Role, UnitKind
-from gridgov.areas.geo import GRID_INDEX_GENERATION, grid_index
+from gridgov.areas.geo import AREAS_GENERATION, grid_index
 from gridgov.areas.models import Area, PartyBranch, Post, Unit
 from gridgov.core import generations
 from gridgov.core.models import AuditEvent
@@ -238,7 +238,7 @@ def test_rebuilds_its_own_database_deterministically():
     first_people = people()
     old_grid = grids()[0]
     assert grid_index.locate(old_grid.centre_lng, old_grid.centre_lat) == old_grid.pk
-    generation = generations.current(GRID_INDEX_GENERATION)
+    generation = generations.current(AREAS_GENERATION)
 
     user_create(actor=None, username="tester", password="Real-password-2026")  # data of a demo is disposable
     run_demo()
@@ -250,7 +250,7 @@ def test_rebuilds_its_own_database_deterministically():
     if timezone.localdate() == day:
         assert people() == first_people
     # The flush and rebuild give the index a generation it never saw, so caches of the old tree go stale.
-    assert generations.current(GRID_INDEX_GENERATION) not in (0, generation)
+    assert generations.current(AREAS_GENERATION) not in (0, generation)
     new_grid = grids()[0]
     assert grid_index.locate(new_grid.centre_lng, new_grid.centre_lat) == new_grid.pk
 

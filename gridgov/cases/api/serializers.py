@@ -13,13 +13,14 @@ import json
 import threading
 from typing import Any
 
+from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from gridgov.cases.choices import Action, CaseLevel, Priority, Source
+from gridgov.cases.choices import Action, CaseLevel, Priority, Source, State
 from gridgov.cases.models import BusinessLine, Case, CaseAttachment, CaseEvent, Category
 from gridgov.core.errors import ApplicationError
 from gridgov.core.scope import scope_for
@@ -73,12 +74,19 @@ class MaskedField(serializers.Field):
 # --- the case ---------------------------------------------------------------------------------
 
 
+def _label(choices: type[models.TextChoices], value: str) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:  # a value no longer among the choices: shown as stored
+        return value
+
+
 class CaseListSerializer(serializers.ModelSerializer):
     """One row of the case list: the case and what the list shows of its relations (loaded with the row)."""
 
     category = CaseCodeNameSerializer(read_only=True)
     business_line = CaseCodeNameSerializer(read_only=True)
-    state_label = serializers.CharField(source="get_state_display", read_only=True)
+    state_label = serializers.SerializerMethodField()
     grid = CaseAreaRefSerializer(read_only=True, allow_null=True)
     handling_area = CaseAreaRefSerializer(read_only=True)
     unit = CaseUnitRefSerializer(read_only=True, allow_null=True)
@@ -114,6 +122,10 @@ class CaseListSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_state_label(self, case: Case) -> str:
+        """The state in words. From the enum: `get_state_display` hashed every choice on every call."""
+        return _label(State, case.state)
+
 
 # Columns the list never shows: not read, and the phone is not even decrypted.
 LIST_DEFERRED = ("description", "extra", "media_url", "reporter_phone", "measures", "result", "satisfaction_note")
@@ -144,7 +156,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 class TimelineEntrySerializer(serializers.ModelSerializer):
     """One step of the timeline, with the files attached at that step."""
 
-    action_label = serializers.CharField(source="get_action_display", read_only=True)
+    action_label = serializers.SerializerMethodField()
     unit = CaseUnitRefSerializer(read_only=True, allow_null=True)
     attachments = AttachmentSerializer(many=True, read_only=True)
 
@@ -166,6 +178,10 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
             "attachments",
         ]
         read_only_fields = fields
+
+    def get_action_label(self, event: CaseEvent) -> str:
+        """The action in words."""
+        return _label(Action, event.action)
 
 
 class _WrittenEntrySerializer(TimelineEntrySerializer):
