@@ -49,6 +49,39 @@ def request_snapshot() -> Iterator[None]:
         _request.tokens, _request.active = None, False
 
 
+# The column a request's first query may carry every token in (`tokens_subquery`), as "name=value,…".
+TOKENS_COLUMN = "gridgov_generations"
+
+
+def tokens_subquery() -> str:
+    """A scalar subquery giving every generation as "name=value,…" ('' when there is none yet).
+
+    A request that must read a row first (API authentication reads the token's user) selects it too and
+    `prime`s the request with it: the tokens then cost no round trip of their own (make bench:
+    cases.intake_http). NULL on a database without a string aggregate we know: the tokens are read lazily.
+    """
+    table = connection.ops.quote_name(Generation._meta.db_table)
+    if connection.vendor == "postgresql":
+        aggregate = "string_agg(name || '=' || value::text, ',')"
+    elif connection.vendor == "sqlite":
+        aggregate = "group_concat(name || '=' || value, ',')"
+    else:
+        return "NULL"
+    return f"(SELECT COALESCE({aggregate}, '') FROM {table})"  # noqa: S608 (our table)
+
+
+def prime(carried: str | None) -> None:
+    """Take the tokens a request's first query carried (`tokens_subquery`), unless they were read already."""
+    if carried is None or not getattr(_request, "active", False) or _request.tokens is not None:
+        return
+    tokens = {}
+    for pair in carried.split(","):
+        if pair:
+            name, _, value = pair.rpartition("=")
+            tokens[name] = int(value)
+    _request.tokens = tokens
+
+
 def bump(name: str) -> None:
     """Give the generation `name` a new token inside the caller's transaction."""
     _request.tokens = None  # this request reads the new token from now on

@@ -15,10 +15,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image
+from rest_framework import serializers
 
 from gridgov.cases.choices import Action, CaseLevel, Priority, Source, State
 from gridgov.cases.models import Case, CaseAttachment, CaseEvent, IdempotencyKey
-from gridgov.cases.services import sweep_deadlines
+from gridgov.cases.services import case_link, sweep_deadlines
+from gridgov.core.api.serializers import PlannedRepresentation
 from tests.cases.conftest import IN_G11, IN_G12, IN_G21, OUTSIDE
 from tests.conftest import api_headers
 
@@ -457,8 +459,6 @@ def test_the_detail_stays_within_fifteen_queries(as_user, org, report, act, djan
     u = org.users
     case = report(u.center, category="02001", title="查询次数", point=IN_G11)
     other = report(u.center, category="02001", title="关联", point=IN_G11)
-    from gridgov.cases.services import case_link
-
     case_link(actor=u.center, case=case, other=other)
     act(u.center, case, Action.DISPATCH, unit=org.prop.pk, co_units=[org.police.pk])
     act(u.unit_handler, case, Action.CLAIM)
@@ -897,3 +897,44 @@ def test_the_endpoints_are_documented_with_their_errors(as_user):
     assert {"200", "400", "403", "404", "409"} <= set(act["responses"])
     assert "/api/v1/stats/resolution/" in paths and "/api/v1/cases/queue/" in paths
     assert "/api/v1/categories/" in paths and "/api/v1/business-lines/" in paths
+
+
+# --- the body as DRF renders it ----------------------------------------------------------------
+
+
+def _bodies(caller, path: str, monkeypatch) -> tuple[dict, dict]:
+    planned = caller.get(path).json()
+    with monkeypatch.context() as patched:
+        patched.setattr(PlannedRepresentation, "to_representation", serializers.Serializer.to_representation)
+        generic = caller.get(path).json()
+    return planned, generic
+
+
+def test_a_full_case_renders_as_drf_renders_it(as_user, org, report, act, monkeypatch):
+    u = org.users
+    case = report(
+        u.center, category="02001", title="渲染", point=IN_G11, reporter_phone="13800138000", address="一号楼"
+    )
+    other = report(u.center, category="02001", title="关联", point=IN_G11)
+    case_link(actor=u.center, case=case, other=other)
+    act(u.center, case, Action.DISPATCH, unit=org.prop.pk, co_units=[org.police.pk])
+    act(u.unit_handler, case, Action.CLAIM)
+    act(u.unit_handler, case, Action.ATTACH, files=[png("1.png")], note="现场")
+    act(u.unit_handler, case, Action.RESOLVE, result="已修复", files=[png("2.png")])
+    for username in ("center", "unit01"):
+        planned, generic = _bodies(as_user(username), f"{CASES}{case.pk}/", monkeypatch)
+        assert planned == generic
+        assert planned["unit"] == {"id": org.prop.pk, "name": org.prop.name}
+        assert planned["state_label"] and planned["timeline"][1]["action_label"]
+        assert planned["reporter_phone"] == "138****8000"
+    planned, generic = _bodies(as_user("center"), f"{CASES}?page_size=50", monkeypatch)
+    assert planned == generic and planned["count"] == 2
+
+
+def test_a_new_case_answers_with_the_body_drf_would_give(as_user, org, monkeypatch):
+    caller = as_user("wg01")
+    created = caller.post(CASES, body(), HTTP_IDEMPOTENCY_KEY="render-1").json()
+    with monkeypatch.context() as patched:
+        patched.setattr(PlannedRepresentation, "to_representation", serializers.Serializer.to_representation)
+        replayed = caller.post(CASES, body(), HTTP_IDEMPOTENCY_KEY="render-1").json()  # read back, DRF's way
+    assert created == replayed

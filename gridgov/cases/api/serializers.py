@@ -22,13 +22,14 @@ from rest_framework import serializers
 
 from gridgov.cases.choices import Action, CaseLevel, Priority, Source, State
 from gridgov.cases.models import BusinessLine, Case, CaseAttachment, CaseEvent, Category
+from gridgov.core.api.serializers import PlannedRepresentation
 from gridgov.core.errors import ApplicationError
 from gridgov.core.scope import scope_for
 
 # --- references -------------------------------------------------------------------------------
 
 
-class CaseAreaRefSerializer(serializers.Serializer):
+class CaseAreaRefSerializer(PlannedRepresentation, serializers.Serializer):
     """An area by id, code and name (loaded with the row: no query per row)."""
 
     id = serializers.IntegerField(read_only=True)
@@ -36,21 +37,21 @@ class CaseAreaRefSerializer(serializers.Serializer):
     name = serializers.CharField(read_only=True)
 
 
-class CaseUnitRefSerializer(serializers.Serializer):
+class CaseUnitRefSerializer(PlannedRepresentation, serializers.Serializer):
     """A unit by id and name."""
 
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
 
 
-class CaseCodeNameSerializer(serializers.Serializer):
+class CaseCodeNameSerializer(PlannedRepresentation, serializers.Serializer):
     """A category or business line by code and name."""
 
     code = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
 
 
-class CaseRefSerializer(serializers.Serializer):
+class CaseRefSerializer(PlannedRepresentation, serializers.Serializer):
     """Another case (merged into, related) by id, number, title and state."""
 
     id = serializers.IntegerField(read_only=True)
@@ -81,7 +82,7 @@ def _label(choices: type[models.TextChoices], value: str) -> str:
         return value
 
 
-class CaseListSerializer(serializers.ModelSerializer):
+class CaseListSerializer(PlannedRepresentation, serializers.ModelSerializer):
     """One row of the case list: the case and what the list shows of its relations (loaded with the row)."""
 
     category = CaseCodeNameSerializer(read_only=True)
@@ -131,7 +132,7 @@ class CaseListSerializer(serializers.ModelSerializer):
 LIST_DEFERRED = ("description", "extra", "media_url", "reporter_phone", "measures", "result", "satisfaction_note")
 
 
-class AttachmentSerializer(serializers.ModelSerializer):
+class AttachmentSerializer(PlannedRepresentation, serializers.ModelSerializer):
     """A photo or file; `url` and `thumbnail_url` go through the scoped case pages, never straight to storage."""
 
     url = serializers.SerializerMethodField()
@@ -153,7 +154,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
         return reverse("cases:attachment_thumbnail", args=[attachment.case_id, attachment.pk])
 
 
-class TimelineEntrySerializer(serializers.ModelSerializer):
+class TimelineEntrySerializer(PlannedRepresentation, serializers.ModelSerializer):
     """One step of the timeline, with the files attached at that step."""
 
     action_label = serializers.SerializerMethodField()
