@@ -17,9 +17,11 @@ from django.db import connection
 def prepared_cursor() -> Any:
     """A cursor whose statements the server prepares (PostgreSQL); a plain cursor elsewhere.
 
-    Django's wrapper is kept: query logging, `CaptureQueriesContext` and error translation work as usual.
+    Django's wrapper is kept: error translation and execute wrappers work as usual.
     """
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.queries_logged:
+        # While queries are logged (DEBUG, CaptureQueriesContext) they run unprepared: psycopg keeps no text of
+        # a prepared statement's run for the log to show.
         return connection.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
